@@ -1,0 +1,95 @@
+// What every attribution method returns, and the interface they share.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xai/model.h"
+
+namespace xai {
+
+// The result of explaining a batch of `rows` inputs for `targets` outputs
+// each. All tensors live on the CPU.
+struct Attribution {
+  std::string method;  // "deepshap", "ig", ...
+  // Method options as name/value text, for reports.
+  std::vector<std::pair<std::string, std::string>> options;
+
+  torch::Tensor values;       // float [rows, targets, ...input row shape]
+  torch::Tensor targets;      // int64 [rows, targets]: output index explained
+  torch::Tensor outputs;      // float [rows, targets]: f(x) at that index
+  torch::Tensor base_values;  // float [rows, targets]: f at the reference
+  // Sum of values minus (outputs - base_values), float [rows, targets].
+  // Undefined for methods without a completeness property (saliency...).
+  torch::Tensor completeness_gap;
+
+  int64_t model_evaluations = 0;  // input rows pushed through the model
+  int64_t forward_passes = 0;     // batched forward passes run
+  int64_t backward_passes = 0;    // batched backward passes run
+  double seconds = 0.0;           // wall time of attribute()
+};
+
+// The largest |completeness_gap| relative to max(1, |output|); 0 when the
+// method has no gap.
+double max_relative_gap(const Attribution& a);
+
+// Interface of every attribution method.
+class Explainer {
+ public:
+  virtual ~Explainer() = default;
+  // Explains `x` [rows, ...] (on any device, any floating dtype; moved to the
+  // model's). Throws InvalidArgument for inputs the model cannot take.
+  virtual Attribution attribute(const torch::Tensor& x,
+                                const Target& target) const = 0;
+  // One line for logs, e.g. "DeepShap(background=100, max_batch=256)".
+  virtual std::string str() const = 0;
+};
+
+// Settings the command line passes to make_explainer(); each method reads the
+// ones it needs and documents its defaults in its own options struct.
+struct ExplainerConfig {
+  torch::Tensor background;  // [k, ...] reference rows (deepshap, gradshap)
+  torch::Tensor baseline;    // [1, ...] or [rows, ...] (deeplift, ig)
+  int64_t max_batch = 0;     // 0: the method's default
+  int64_t steps = 0;         // ig: 0 for its default
+  int64_t samples = 0;       // gradshap, smoothgrad: 0 for the default
+  double noise = -1.0;       // gradshap, smoothgrad: < 0 for the default
+  uint64_t seed = 0;
+  bool strict = false;
+  std::string ig_rule;       // "gauss-legendre" or "riemann"; empty: default
+};
+
+// Names accepted by make_explainer().
+const std::vector<std::string>& method_names();
+
+// Builds the method called `name` ("deepshap", "deeplift", "ig",
+// "gradshap", "saliency", "inputxgrad", "smoothgrad"). Throws
+// InvalidArgument for an unknown name or a missing background.
+std::unique_ptr<Explainer> make_explainer(const std::string& name,
+                                          const Model& model,
+                                          const ExplainerConfig& config);
+
+namespace detail {
+
+// Calls fn(begin, end) over [0, total) in pieces of at most `chunk`.
+template <typename Fn>
+void for_each_chunk(int64_t total, int64_t chunk, Fn&& fn) {
+  for (int64_t begin = 0; begin < total; begin += chunk) {
+    fn(begin, std::min(total, begin + chunk));
+  }
+}
+
+// Moves `x` to the model's device and dtype after checking it: floating or
+// integer dtype, no NaN or infinity, shape accepted by the model.
+torch::Tensor prepare_input(const Model& model, const torch::Tensor& x,
+                            const char* what);
+
+// Fills outputs, base_values and completeness_gap from per-row model outputs
+// and the summed values.
+void finish_completeness(Attribution& a, const torch::Tensor& base_values);
+
+}  // namespace detail
+}  // namespace xai

@@ -1,0 +1,675 @@
+#include "attribution/graph_rules.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/inliner.h>
+#include <torch/csrc/jit/passes/remove_mutation.h>
+
+#include <functional>
+#include <sstream>
+#include <unordered_set>
+
+#include "xai/error.h"
+
+namespace xai::detail {
+namespace {
+
+using torch::IValue;
+using torch::Tensor;
+using torch::jit::Block;
+using torch::jit::Node;
+using torch::jit::Value;
+using Stack = std::vector<IValue>;
+using Fn = std::function<Tensor(const Tensor&)>;
+
+// ---------------------------------------------------------------------------
+// Pair arithmetic. Every tensor on the input's path holds inputs in its first
+// half and their references in its second half along dimension 0 (reshapes
+// that merge the batch with other dimensions keep this true).
+
+std::pair<Tensor, Tensor> halves(const Tensor& t) {
+  auto parts = t.chunk(2, 0);
+  return {parts[0], parts[1]};
+}
+
+Tensor twice(const Tensor& t) { return torch::cat({t, t}, 0); }
+
+// The mean of input and reference, for both halves.
+Tensor pair_mean(const Tensor& t) {
+  auto [a, b] = halves(t.detach());
+  return twice((a + b) * 0.5);
+}
+
+// `value`, with gradient `multiplier` with respect to `x`.
+Tensor with_multiplier(const Tensor& value, const Tensor& multiplier,
+                       const Tensor& x) {
+  return value.detach() + multiplier.detach() * (x - x.detach());
+}
+
+// d f(x) / dx for an elementwise f, at x (no graph kept).
+Tensor elementwise_grad(const Fn& f, const Tensor& x) {
+  torch::AutoGradMode on(true);
+  Tensor leaf = x.detach().requires_grad_(true);
+  return torch::autograd::grad({f(leaf).sum()}, {leaf})[0];
+}
+
+// ---------------------------------------------------------------------------
+// Rules. Each returns a tensor equal in value to the op's output whose
+// gradient is the DeepLIFT multiplier, and each preserves completeness.
+
+// Rescale rule for y = f(x) elementwise: multiplier Δy / Δx, or f'(x) where
+// |Δx| <= eps (there Δy is O(eps) and the quotient is noise).
+Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps) {
+  Tensor x = x_in.sizes() == y.sizes() ? x_in : x_in.expand(y.sizes());
+  auto [xi, xr] = halves(x.detach());
+  auto [yi, yr] = halves(y.detach());
+  Tensor dx = xi - xr;
+  Tensor small = dx.abs() <= eps;
+  Tensor m = (yi - yr) / torch::where(small, torch::ones_like(dx), dx);
+  if (small.any().item<bool>()) {
+    m = torch::where(small, elementwise_grad(f, xi), m);
+  }
+  return with_multiplier(y, twice(m), x);
+}
+
+Tensor relu_rule(const Tensor& x, double eps) {
+  return rescale(x, torch::relu(x.detach()),
+                 [](const Tensor& t) { return torch::relu(t); }, eps);
+}
+
+// a * b with both factors on the input's path: the change splits between
+// the factors as the two-player Shapley value does,
+// Δ(ab) = Δa (b + b') / 2 + (a + a') / 2 Δb.
+Tensor product_rule(const Tensor& a, const Tensor& b) {
+  Tensor y = a.detach() * b.detach();
+  return y + (a - a.detach()) * pair_mean(b) + pair_mean(a) * (b - b.detach());
+}
+
+// a / b, both on the path: Shapley split of Δ(a / b); the multiplier of b,
+// -(a + a') / (2 b b'), needs no division by Δb.
+Tensor quotient_rule(const Tensor& a, const Tensor& b) {
+  Tensor y = a.detach() / b.detach();
+  auto [bi, br] = halves(b.detach());
+  Tensor ma = twice((bi.reciprocal() + br.reciprocal()) * 0.5);
+  Tensor mb = -pair_mean(a) / twice(bi * br);
+  return y + ma * (a - a.detach()) + mb * (b - b.detach());
+}
+
+// matmul / mm / bmm of two tensors on the path (bilinear, like a product).
+Tensor matmul_rule(const Tensor& a, const Tensor& b) {
+  Tensor y = torch::matmul(a.detach(), b.detach());
+  return y + torch::matmul(a - a.detach(), pair_mean(b)) +
+         torch::matmul(pair_mean(a), b - b.detach());
+}
+
+// Softmax as exp(z - c) / Σ exp(z - c) with one shift c per pair (the
+// larger of the two maxima), so the shift cancels between input and
+// reference and completeness holds through the exp and quotient rules.
+std::pair<Tensor, Tensor> shifted_exp(const Tensor& z, int64_t dim,
+                                      double eps) {
+  Tensor c = std::get<0>(z.detach().max(dim, /*keepdim=*/true));
+  auto [ci, cr] = halves(c);
+  Tensor shifted = z - twice(torch::maximum(ci, cr));
+  Tensor u = rescale(shifted, shifted.detach().exp(),
+                     [](const Tensor& t) { return t.exp(); }, eps);
+  return {shifted, u};
+}
+
+Tensor softmax_rule(const Tensor& z, int64_t dim, double eps) {
+  auto [shifted, u] = shifted_exp(z, dim, eps);
+  return quotient_rule(u, u.sum(dim, /*keepdim=*/true));
+}
+
+Tensor log_softmax_rule(const Tensor& z, int64_t dim, double eps) {
+  auto [shifted, u] = shifted_exp(z, dim, eps);
+  Tensor s = u.sum(dim, /*keepdim=*/true);
+  return shifted - rescale(s, s.detach().log(),
+                           [](const Tensor& t) { return t.log(); }, eps);
+}
+
+// Max over the last dimension as a chain m <- m + relu(w_j - m): exact in
+// value, and the relu rule splits the change of the maximum among the
+// window's elements.
+Tensor chain_max(const Tensor& windows, double eps) {
+  Tensor m = windows.select(-1, 0);
+  for (int64_t j = 1; j < windows.size(-1); ++j) {
+    m = m + relu_rule(windows.select(-1, j) - m, eps);
+  }
+  return m;
+}
+
+// Max pooling over the last kernel.size() dims of x.
+Tensor max_pool_rule(const Tensor& x, std::vector<int64_t> kernel,
+                     std::vector<int64_t> stride, std::vector<int64_t> pad,
+                     std::vector<int64_t> dilation, bool ceil_mode,
+                     double eps) {
+  size_t s = kernel.size();
+  auto fill = [s](std::vector<int64_t>& v, int64_t dflt) {
+    if (v.empty()) v.assign(s, dflt);
+    if (v.size() == 1) v.assign(s, v[0]);
+  };
+  fill(stride, 0);
+  fill(pad, 0);
+  fill(dilation, 1);
+  for (size_t i = 0; i < s; ++i) {
+    if (stride[i] == 0) stride[i] = kernel[i];
+  }
+  // Padding: a constant below every value, so it never wins and carries no
+  // difference between input and reference.
+  std::vector<int64_t> pads(2 * s, 0);
+  for (size_t i = 0; i < s; ++i) {
+    int64_t d = x.dim() - s + i;
+    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
+    int64_t room = x.size(d) + 2 * pad[i] - span;
+    int64_t out = (ceil_mode ? (room + stride[i] - 1) / stride[i]
+                             : room / stride[i]) + 1;
+    if (ceil_mode && (out - 1) * stride[i] >= x.size(d) + pad[i]) --out;
+    int64_t right = std::max<int64_t>(
+        pad[i], (out - 1) * stride[i] + span - x.size(d) - pad[i]);
+    pads[2 * (s - 1 - i)] = pad[i];
+    pads[2 * (s - 1 - i) + 1] = right;
+  }
+  Tensor low = x.detach().min() - 1;
+  Tensor w = torch::constant_pad_nd(x, pads, low.item<double>());
+  for (size_t i = 0; i < s; ++i) {
+    int64_t d = x.dim() - s + i;
+    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
+    w = w.unfold(d, span, stride[i]);
+    if (dilation[i] > 1) w = w.slice(-1, 0, span, dilation[i]);
+  }
+  // w: [..., out_1..out_s, k_1..k_s]
+  return chain_max(w.flatten(-static_cast<int64_t>(s)), eps);
+}
+
+Tensor adaptive_max_pool_rule(const Tensor& x, std::vector<int64_t> out,
+                              double eps) {
+  int64_t s = out.size();
+  std::vector<int64_t> sizes(x.sizes().end() - s, x.sizes().end());
+  bool regular = true;
+  for (int64_t i = 0; i < s; ++i) regular &= sizes[i] % out[i] == 0;
+  if (regular) {
+    std::vector<int64_t> k(s);
+    for (int64_t i = 0; i < s; ++i) k[i] = sizes[i] / out[i];
+    return max_pool_rule(x, k, k, {0}, {1}, false, eps);
+  }
+  // Uneven windows, as adaptive pooling defines them:
+  // [floor(i L / o), ceil((i + 1) L / o)).
+  std::vector<Tensor> cells;
+  std::vector<int64_t> idx(s, 0);
+  while (true) {
+    Tensor win = x;
+    for (int64_t i = 0; i < s; ++i) {
+      int64_t d = x.dim() - s + i;
+      int64_t lo = idx[i] * sizes[i] / out[i];
+      int64_t hi = ((idx[i] + 1) * sizes[i] + out[i] - 1) / out[i];
+      win = win.narrow(d, lo, hi - lo);
+    }
+    cells.push_back(chain_max(win.flatten(-s), eps));
+    int64_t i = s - 1;
+    while (i >= 0 && ++idx[i] == out[i]) idx[i--] = 0;
+    if (i < 0) break;
+  }
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - s);
+  shape.insert(shape.end(), out.begin(), out.end());
+  return torch::stack(cells, -1).view(shape);
+}
+
+// (x - mean) / sqrt(var + eps) over `dims`, from rules only, so that
+// completeness holds through the statistics computed from x itself.
+Tensor normalize_rule(const Tensor& x, std::vector<int64_t> dims,
+                      double norm_eps, double eps) {
+  Tensor centred = x - x.mean(dims, /*keepdim=*/true);
+  Tensor var = product_rule(centred, centred).mean(dims, /*keepdim=*/true);
+  Tensor shifted = var + norm_eps;
+  Tensor inv = rescale(shifted, shifted.detach().rsqrt(),
+                       [](const Tensor& t) { return t.rsqrt(); }, eps);
+  return product_rule(centred, inv);
+}
+
+Tensor affine(Tensor y, const IValue& weight, const IValue& bias,
+              int64_t channel_dim) {
+  auto shaped = [&](const Tensor& p) {
+    if (channel_dim < 0) return p;  // trailing dims: broadcasts as is
+    std::vector<int64_t> shape(y.dim(), 1);
+    shape[channel_dim] = p.numel();
+    return p.view(shape);
+  };
+  if (weight.isTensor()) y = y * shaped(weight.toTensor());
+  if (bias.isTensor()) y = y + shaped(bias.toTensor());
+  return y;
+}
+
+// ---------------------------------------------------------------------------
+// Op tables.
+
+const std::unordered_set<std::string>& linear_ops() {
+  static const std::unordered_set<std::string> ops = {
+      "aten::linear", "aten::conv1d", "aten::conv2d", "aten::conv3d",
+      "aten::conv_transpose1d", "aten::conv_transpose2d",
+      "aten::conv_transpose3d", "aten::_convolution", "aten::convolution",
+      "aten::avg_pool1d", "aten::avg_pool2d", "aten::avg_pool3d",
+      "aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d",
+      "aten::adaptive_avg_pool3d", "aten::add", "aten::add_", "aten::sub",
+      "aten::sub_", "aten::rsub", "aten::neg", "aten::cat", "aten::concat",
+      "aten::stack", "aten::reshape", "aten::view", "aten::view_as",
+      "aten::flatten", "aten::unflatten", "aten::squeeze", "aten::unsqueeze",
+      "aten::permute", "aten::transpose", "aten::t", "aten::contiguous",
+      "aten::slice", "aten::select", "aten::index_select", "aten::narrow",
+      "aten::chunk", "aten::split", "aten::split_with_sizes", "aten::unbind",
+      "aten::expand", "aten::expand_as", "aten::repeat", "aten::mean",
+      "aten::sum", "aten::clone", "aten::to", "aten::type_as",
+      "aten::constant_pad_nd", "aten::pad", "aten::zeros_like",
+      "aten::ones_like", "aten::full_like", "aten::upsample_nearest1d",
+      "aten::upsample_nearest2d", "aten::upsample_nearest3d",
+      "aten::upsample_bilinear2d", "aten::upsample_linear1d",
+      "aten::pixel_shuffle", "aten::pixel_unshuffle", "aten::roll",
+      "aten::flip", "aten::__getitem__", "aten::embedding", "aten::float",
+      "aten::batch_norm", "aten::instance_norm", "aten::unfold",
+      "aten::movedim", "aten::swapaxes", "aten::tile", "aten::masked_fill",
+      "prim::ConstantChunk", "prim::ListConstruct", "prim::ListUnpack",
+      "prim::TupleConstruct", "prim::TupleUnpack", "prim::TupleIndex",
+      "prim::unchecked_cast", "prim::If", "prim::Loop",
+  };
+  return ops;
+}
+
+// Ops whose outputs carry no gradient (shapes, comparisons, indices).
+const std::unordered_set<std::string>& no_gradient_ops() {
+  static const std::unordered_set<std::string> ops = {
+      "aten::size", "aten::dim", "aten::numel", "aten::len", "aten::Int",
+      "aten::Float", "aten::Bool", "prim::device", "prim::dtype",
+      "prim::shape", "aten::gt", "aten::lt", "aten::ge", "aten::le",
+      "aten::eq", "aten::ne", "aten::argmax", "aten::argmin",
+      "aten::isnan", "aten::isfinite", "aten::__is__", "aten::__isnot__",
+      "aten::format", "prim::RaiseException", "prim::Print", "aten::warn",
+      "prim::NumToTensor", "aten::item", "aten::is_floating_point",
+  };
+  return ops;
+}
+
+// Single-input elementwise nonlinearities: the rescale rule.
+const std::unordered_set<std::string>& elementwise_ops() {
+  static const std::unordered_set<std::string> ops = {
+      "aten::relu", "aten::relu_", "aten::leaky_relu", "aten::leaky_relu_",
+      "aten::elu", "aten::elu_", "aten::selu", "aten::selu_", "aten::celu",
+      "aten::celu_", "aten::gelu", "aten::gelu_", "aten::silu",
+      "aten::silu_", "aten::sigmoid", "aten::sigmoid_", "aten::tanh",
+      "aten::tanh_", "aten::softplus", "aten::exp", "aten::exp_",
+      "aten::log", "aten::log_", "aten::log1p", "aten::hardtanh",
+      "aten::hardtanh_", "aten::relu6", "aten::hardsigmoid",
+      "aten::hardswish", "aten::mish", "aten::log_sigmoid", "aten::sqrt",
+      "aten::rsqrt", "aten::reciprocal", "aten::square", "aten::pow",
+      "aten::abs", "aten::clamp", "aten::clamp_", "aten::clamp_min",
+      "aten::clamp_max", "aten::threshold", "aten::sin", "aten::cos",
+      "aten::erf", "aten::div", "aten::div_", "aten::softsign",
+  };
+  return ops;
+}
+
+bool is_inplace(const std::string& op) {
+  return !op.empty() && op.back() == '_' && op.find("__") == std::string::npos;
+}
+
+bool is_tensor_like(const Value* v) {
+  auto kind = v->type()->kind();
+  return kind == c10::TypeKind::TensorType ||
+         kind == c10::TypeKind::ListType || kind == c10::TypeKind::TupleType ||
+         kind == c10::TypeKind::OptionalType;
+}
+
+std::string location_of(const Node* n) {
+  auto range = n->sourceRange();
+  auto original = range.findSourceRangeThatGenerated();
+  if (original) range = *original;
+  if (auto flc = range.file_line_col()) {
+    return std::get<0>(*flc) + ":" + std::to_string(std::get<1>(*flc));
+  }
+  std::string text = range.text().str();
+  text = text.substr(0, text.find('\n'));
+  return text.empty() ? std::string("<unknown>") : "'" + text + "'";
+}
+
+// The op a rule replaces; the rule sees the op's inputs (with the one on
+// the path named by `arg`) and its original outputs.
+enum class RuleKind {
+  kRescale, kProduct, kQuotient, kMatmul, kSoftmax, kLogSoftmax, kMaxPool,
+  kAdaptiveMaxPool, kLayerNorm, kGroupNorm, kInstanceNorm,
+};
+
+struct NodeRule {
+  RuleKind kind;
+  size_t arg = 0;  // the input on the path, for kRescale
+};
+
+const char* rule_name(RuleKind kind) {
+  switch (kind) {
+    case RuleKind::kRescale: return "rule: rescale";
+    case RuleKind::kProduct: return "rule: product (Shapley split)";
+    case RuleKind::kQuotient: return "rule: quotient (Shapley split)";
+    case RuleKind::kMatmul: return "rule: matmul (Shapley split)";
+    case RuleKind::kSoftmax: return "rule: softmax (shifted exp / sum)";
+    case RuleKind::kLogSoftmax: return "rule: log_softmax";
+    case RuleKind::kMaxPool: return "rule: max pool (relu chain)";
+    case RuleKind::kAdaptiveMaxPool: return "rule: max pool (relu chain)";
+    case RuleKind::kLayerNorm: return "rule: layer norm (decomposed)";
+    case RuleKind::kGroupNorm: return "rule: group norm (decomposed)";
+    case RuleKind::kInstanceNorm: return "rule: instance norm (decomposed)";
+  }
+  return "rule";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct DeepLiftGraph::Impl {
+  torch::jit::Module frozen;
+  std::shared_ptr<torch::jit::Graph> graph;
+  double eps = 1e-6;
+  std::unordered_set<const Value*> on_path;
+  mutable std::unordered_map<const Node*, torch::jit::Operation> ops;
+  std::unordered_map<const Node*, NodeRule> rules;
+  std::unordered_map<const Value*, IValue> constants;
+
+  using Env = std::unordered_map<const Value*, IValue>;
+
+  void analyse(Block* block, std::vector<OpTreatment>& out);
+  void classify(Node* n, std::vector<OpTreatment>& out);
+  void run_block(const Block* block, Env& env) const;
+  void run_node(const Node* n, Env& env) const;
+  Stack apply_rule(const Node* n, const NodeRule& rule, Stack inputs) const;
+  Stack run_op(const Node* n, Stack stack) const {
+    ops.find(n)->second(stack);
+    return stack;
+  }
+};
+
+void DeepLiftGraph::Impl::analyse(Block* block,
+                                  std::vector<OpTreatment>& out) {
+  for (Node* n : block->nodes()) {
+    bool dep = false;
+    for (const Value* v : n->inputs()) dep |= on_path.count(v) > 0;
+    if (n->kind() == c10::prim::Constant) {
+      constants[n->output()] = *torch::jit::toIValue(n->output());
+      continue;
+    }
+    for (Block* sub : n->blocks()) {
+      // Conservatively: block inputs (loop counters, carried values) are
+      // on the path when any input of the loop is.
+      if (dep) {
+        for (const Value* v : sub->inputs()) on_path.insert(v);
+      }
+      analyse(sub, out);
+      for (const Value* v : sub->outputs()) dep |= on_path.count(v) > 0;
+    }
+    if (n->kind() != c10::prim::If && n->kind() != c10::prim::Loop &&
+        n->kind() != c10::prim::GetAttr) {
+      if (!n->maybeOperator()) {
+        throw UnsupportedModel(std::string("cannot run DeepLIFT on this "
+                                           "model: op ") +
+                               n->kind().toQualString() + " at " +
+                               location_of(n) + " cannot be executed");
+      }
+      ops.emplace(n, n->getOperation());
+    }
+    if (!dep) continue;
+    for (const Value* v : n->outputs()) on_path.insert(v);
+    classify(n, out);
+  }
+}
+
+void DeepLiftGraph::Impl::classify(Node* n, std::vector<OpTreatment>& out) {
+  std::string op = n->kind().toQualString();
+  std::vector<size_t> path_args;
+  for (size_t i = 0; i < n->inputs().size(); ++i) {
+    if (on_path.count(n->inputs()[i]) && is_tensor_like(n->inputs()[i])) {
+      path_args.push_back(i);
+    }
+  }
+  auto record = [&](const std::string& treatment) {
+    out.push_back({op, treatment, location_of(n)});
+  };
+  auto add_rule = [&](RuleKind kind, size_t arg = 0) {
+    rules[n] = {kind, arg};
+    record(rule_name(kind));
+  };
+  if (no_gradient_ops().count(op) || path_args.empty()) return;
+
+  bool two = path_args.size() >= 2;
+  if (op == "aten::mul" || op == "aten::mul_") {
+    return two ? add_rule(RuleKind::kProduct) : record("linear");
+  }
+  if (op == "aten::matmul" || op == "aten::mm" || op == "aten::bmm") {
+    return two ? add_rule(RuleKind::kMatmul) : record("linear");
+  }
+  if ((op == "aten::div" || op == "aten::div_") && two) {
+    return add_rule(RuleKind::kQuotient);
+  }
+  if ((op == "aten::div" || op == "aten::div_") && path_args[0] == 0) {
+    return record("linear");
+  }
+  if (op == "aten::softmax" || op == "aten::_softmax") {
+    return add_rule(RuleKind::kSoftmax);
+  }
+  if (op == "aten::log_softmax" || op == "aten::_log_softmax") {
+    return add_rule(RuleKind::kLogSoftmax);
+  }
+  if (op == "aten::max_pool1d" || op == "aten::max_pool2d" ||
+      op == "aten::max_pool3d" || op == "aten::max_pool1d_with_indices" ||
+      op == "aten::max_pool2d_with_indices" ||
+      op == "aten::max_pool3d_with_indices") {
+    return add_rule(RuleKind::kMaxPool);
+  }
+  if (op == "aten::adaptive_max_pool1d" || op == "aten::adaptive_max_pool2d" ||
+      op == "aten::adaptive_max_pool3d") {
+    return add_rule(RuleKind::kAdaptiveMaxPool);
+  }
+  if (op == "aten::layer_norm") return add_rule(RuleKind::kLayerNorm);
+  if (op == "aten::group_norm") return add_rule(RuleKind::kGroupNorm);
+  if (op == "aten::instance_norm") {
+    auto stats = torch::jit::toIValue(n->inputs()[5]);
+    if (!stats || stats->toBool()) return add_rule(RuleKind::kInstanceNorm);
+    return record("linear");
+  }
+  if (op == "aten::batch_norm") {
+    auto training = torch::jit::toIValue(n->inputs()[5]);
+    if (training && !training->toBool()) return record("linear");
+  }
+  if (elementwise_ops().count(op) && !two) {
+    return add_rule(RuleKind::kRescale, path_args[0]);
+  }
+  if (linear_ops().count(op)) return record("linear");
+  if (op.find("dropout") != std::string::npos) {
+    // Dropout is the identity in eval mode (its last argument, `train`).
+    auto training = torch::jit::toIValue(n->inputs().back());
+    if (training && !training->toBool()) return record("linear");
+  }
+  record("unsupported");
+}
+
+DeepLiftGraph::DeepLiftGraph(const Model& model, double eps)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->eps = eps;
+  impl_->frozen = torch::jit::freeze_module(model.module());
+  auto graph = impl_->frozen.get_method("forward").graph()->copy();
+  torch::jit::Inline(*graph);
+  torch::jit::RemoveTensorMutation(graph);
+  torch::jit::EliminateDeadCode(graph);
+  impl_->graph = graph;
+  for (size_t i = 1; i < graph->inputs().size(); ++i) {
+    impl_->on_path.insert(graph->inputs()[i]);
+  }
+  impl_->analyse(graph->block(), treatments_);
+}
+
+DeepLiftGraph::~DeepLiftGraph() = default;
+
+torch::Tensor DeepLiftGraph::run(const torch::Tensor& pairs) const {
+  const auto& graph = *impl_->graph;
+  if (graph.inputs().size() != 2) {
+    throw UnsupportedModel("cannot run DeepLIFT: forward takes " +
+                           std::to_string(graph.inputs().size() - 1) +
+                           " inputs; only models with one input tensor "
+                           "are supported");
+  }
+  Impl::Env env;
+  env[graph.inputs()[0]] = impl_->frozen._ivalue();
+  // A copy, so that in-place ops never touch the caller's leaf tensor.
+  env[graph.inputs()[1]] = pairs.clone();
+  impl_->run_block(graph.block(), env);
+  IValue out = env.at(graph.outputs()[0]);
+  if (!out.isTensor()) {
+    throw UnsupportedModel("cannot run DeepLIFT: forward does not return "
+                           "one tensor");
+  }
+  Tensor y = out.toTensor();
+  return y.dim() == 1 ? y.unsqueeze(1) : y.flatten(1);
+}
+
+void DeepLiftGraph::Impl::run_block(const Block* block, Env& env) const {
+  for (const Node* n : block->nodes()) run_node(n, env);
+}
+
+void DeepLiftGraph::Impl::run_node(const Node* n, Env& env) const {
+  auto kind = n->kind();
+  if (kind == c10::prim::Constant) {
+    env[n->output()] = constants.at(n->output());
+    return;
+  }
+  if (kind == c10::prim::GetAttr) {
+    env[n->output()] =
+        env.at(n->input()).toObject()->getAttr(n->s(c10::attr::name));
+    return;
+  }
+  if (kind == c10::prim::If) {
+    const Block* taken = n->blocks()[env.at(n->input()).toBool() ? 0 : 1];
+    run_block(taken, env);
+    for (size_t i = 0; i < n->outputs().size(); ++i) {
+      env[n->outputs()[i]] = env.at(taken->outputs()[i]);
+    }
+    return;
+  }
+  if (kind == c10::prim::Loop) {
+    const Block* body = n->blocks()[0];
+    int64_t trips = env.at(n->inputs()[0]).toInt();
+    bool go = env.at(n->inputs()[1]).toBool();
+    Stack carried;
+    for (size_t i = 2; i < n->inputs().size(); ++i) {
+      carried.push_back(env.at(n->inputs()[i]));
+    }
+    for (int64_t it = 0; it < trips && go; ++it) {
+      env[body->inputs()[0]] = it;
+      for (size_t i = 0; i < carried.size(); ++i) {
+        env[body->inputs()[i + 1]] = carried[i];
+      }
+      run_block(body, env);
+      go = env.at(body->outputs()[0]).toBool();
+      for (size_t i = 0; i < carried.size(); ++i) {
+        carried[i] = env.at(body->outputs()[i + 1]);
+      }
+    }
+    for (size_t i = 0; i < carried.size(); ++i) {
+      env[n->outputs()[i]] = carried[i];
+    }
+    return;
+  }
+  Stack stack;
+  stack.reserve(n->inputs().size());
+  for (const Value* v : n->inputs()) stack.push_back(env.at(v));
+  auto rule = rules.find(n);
+  Stack outs = rule == rules.end() ? run_op(n, std::move(stack))
+                                   : apply_rule(n, rule->second, stack);
+  for (size_t i = 0; i < n->outputs().size(); ++i) {
+    env[n->outputs()[i]] = outs[i];
+  }
+  // An in-place op that survived mutation removal: later uses of its
+  // input see the new value.
+  if (rule != rules.end() && is_inplace(n->kind().toQualString())) {
+    env[n->inputs()[0]] = outs[0];
+  }
+}
+
+Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
+                                      Stack in) const {
+  // The original op gives every output's value (indices too); the rule then
+  // replaces the first output. In-place ops run on a copy.
+  Stack original = in;
+  if (is_inplace(n->kind().toQualString())) {
+    original[0] = original[0].toTensor().detach().clone();
+  } else {
+    for (auto& v : original) {
+      if (v.isTensor()) v = v.toTensor().detach();
+    }
+  }
+  Stack outs = run_op(n, original);
+  Tensor x = in[rule.kind == RuleKind::kRescale ? rule.arg : 0].toTensor();
+  Tensor y = outs[0].toTensor();
+  switch (rule.kind) {
+    case RuleKind::kRescale: {
+      auto f = [this, n, in, &rule](const Tensor& t) {
+        Stack s = in;
+        for (auto& v : s) {
+          if (v.isTensor()) v = v.toTensor().detach();
+        }
+        s[rule.arg] = t;
+        if (is_inplace(n->kind().toQualString())) s[0] = s[0].toTensor() * 1;
+        return run_op(n, s)[0].toTensor();
+      };
+      outs[0] = rescale(x, y, f, eps);
+      break;
+    }
+    case RuleKind::kProduct:
+      outs[0] = product_rule(x, in[1].toTensor());
+      break;
+    case RuleKind::kQuotient:
+      outs[0] = quotient_rule(x, in[1].toTensor());
+      break;
+    case RuleKind::kMatmul:
+      outs[0] = matmul_rule(x, in[1].toTensor());
+      break;
+    case RuleKind::kSoftmax:
+    case RuleKind::kLogSoftmax: {
+      int64_t dim = in[1].toInt();
+      if (dim < 0) dim += x.dim();
+      if (in.size() > 2 && in[2].isInt()) {
+        x = x.to(static_cast<c10::ScalarType>(in[2].toInt()));
+      }
+      outs[0] = rule.kind == RuleKind::kSoftmax
+                    ? softmax_rule(x, dim, eps)
+                    : log_softmax_rule(x, dim, eps);
+      break;
+    }
+    case RuleKind::kMaxPool:
+      outs[0] = max_pool_rule(x, in[1].toIntVector(), in[2].toIntVector(),
+                              in[3].toIntVector(), in[4].toIntVector(),
+                              in[5].toBool(), eps);
+      break;
+    case RuleKind::kAdaptiveMaxPool:
+      outs[0] = adaptive_max_pool_rule(x, in[1].toIntVector(), eps);
+      break;
+    case RuleKind::kLayerNorm: {
+      int64_t k = in[1].toIntVector().size();
+      std::vector<int64_t> dims;
+      for (int64_t d = x.dim() - k; d < x.dim(); ++d) dims.push_back(d);
+      outs[0] = affine(normalize_rule(x, dims, in[4].toDouble(), eps), in[2],
+                       in[3], -1);
+      break;
+    }
+    case RuleKind::kGroupNorm:
+    case RuleKind::kInstanceNorm: {
+      bool group = rule.kind == RuleKind::kGroupNorm;
+      int64_t groups = group ? in[1].toInt() : x.size(1);
+      double norm_eps = group ? in[4].toDouble() : in[7].toDouble();
+      Tensor g = x.reshape({x.size(0), groups, -1});
+      Tensor y2 = normalize_rule(g, {2}, norm_eps, eps).view(x.sizes());
+      outs[0] = group ? affine(y2, in[2], in[3], 1)
+                      : affine(y2, in[1], in[2], 1);
+      break;
+    }
+  }
+  return outs;
+}
+
+}  // namespace xai::detail
