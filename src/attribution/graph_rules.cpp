@@ -104,29 +104,27 @@ Tensor matmul_rule(const Tensor& a, const Tensor& b) {
          torch::matmul(pair_mean(a), b - b.detach());
 }
 
-// Softmax as exp(z - c) / Σ exp(z - c) with one shift c per pair (the
+// log_softmax as (z - c) - log Σ exp(z - c) with one shift c per pair (the
 // larger of the two maxima), so the shift cancels between input and
-// reference and completeness holds through the exp and quotient rules.
-std::pair<Tensor, Tensor> shifted_exp(const Tensor& z, int64_t dim,
-                                      double eps) {
+// reference and completeness holds through the exp and log rules.
+Tensor log_softmax_rule(const Tensor& z, int64_t dim, double eps) {
   Tensor c = std::get<0>(z.detach().max(dim, /*keepdim=*/true));
   auto [ci, cr] = halves(c);
   Tensor shifted = z - twice(torch::maximum(ci, cr));
   Tensor u = rescale(shifted, shifted.detach().exp(),
                      [](const Tensor& t) { return t.exp(); }, eps);
-  return {shifted, u};
-}
-
-Tensor softmax_rule(const Tensor& z, int64_t dim, double eps) {
-  auto [shifted, u] = shifted_exp(z, dim, eps);
-  return quotient_rule(u, u.sum(dim, /*keepdim=*/true));
-}
-
-Tensor log_softmax_rule(const Tensor& z, int64_t dim, double eps) {
-  auto [shifted, u] = shifted_exp(z, dim, eps);
   Tensor s = u.sum(dim, /*keepdim=*/true);
   return shifted - rescale(s, s.detach().log(),
                            [](const Tensor& t) { return t.log(); }, eps);
+}
+
+// softmax = exp(log_softmax). Splitting exp(z) / Σ exp(z) as a quotient
+// instead would hand numerator and denominator huge contributions of
+// opposite sign whenever the two sums differ by orders of magnitude.
+Tensor softmax_rule(const Tensor& z, int64_t dim, double eps) {
+  Tensor log_p = log_softmax_rule(z, dim, eps);
+  return rescale(log_p, log_p.detach().exp(),
+                 [](const Tensor& t) { return t.exp(); }, eps);
 }
 
 // Max over the last dimension as a chain m <- m + relu(w_j - m): exact in
@@ -308,6 +306,16 @@ const std::unordered_set<std::string>& elementwise_ops() {
   return ops;
 }
 
+// Nodes the interpreter below executes itself (LibTorch runs them as
+// interpreter instructions, not operators).
+bool is_structural(c10::Symbol kind) {
+  return kind == c10::prim::If || kind == c10::prim::Loop ||
+         kind == c10::prim::GetAttr || kind == c10::prim::ListConstruct ||
+         kind == c10::prim::ListUnpack || kind == c10::prim::TupleConstruct ||
+         kind == c10::prim::TupleUnpack || kind == c10::prim::TupleIndex ||
+         kind == c10::prim::unchecked_cast || kind == c10::prim::Uninitialized;
+}
+
 bool is_inplace(const std::string& op) {
   return !op.empty() && op.back() == '_' && op.find("__") == std::string::npos;
 }
@@ -321,6 +329,7 @@ bool is_tensor_like(const Value* v) {
 
 std::string location_of(const Node* n) {
   auto range = n->sourceRange();
+  if (!range.source()) return "<unknown>";
   auto original = range.findSourceRangeThatGenerated();
   if (original) range = *original;
   if (auto flc = range.file_line_col()) {
@@ -379,6 +388,7 @@ struct DeepLiftGraph::Impl {
   void classify(Node* n, std::vector<OpTreatment>& out);
   void run_block(const Block* block, Env& env) const;
   void run_node(const Node* n, Env& env) const;
+  bool run_structural(const Node* n, Env& env) const;
   Stack apply_rule(const Node* n, const NodeRule& rule, Stack inputs) const;
   Stack run_op(const Node* n, Stack stack) const {
     ops.find(n)->second(stack);
@@ -404,8 +414,7 @@ void DeepLiftGraph::Impl::analyse(Block* block,
       analyse(sub, out);
       for (const Value* v : sub->outputs()) dep |= on_path.count(v) > 0;
     }
-    if (n->kind() != c10::prim::If && n->kind() != c10::prim::Loop &&
-        n->kind() != c10::prim::GetAttr) {
+    if (!is_structural(n->kind())) {
       if (!n->maybeOperator()) {
         throw UnsupportedModel(std::string("cannot run DeepLIFT on this "
                                            "model: op ") +
@@ -543,6 +552,7 @@ void DeepLiftGraph::Impl::run_node(const Node* n, Env& env) const {
         env.at(n->input()).toObject()->getAttr(n->s(c10::attr::name));
     return;
   }
+  if (run_structural(n, env)) return;
   if (kind == c10::prim::If) {
     const Block* taken = n->blocks()[env.at(n->input()).toBool() ? 0 : 1];
     run_block(taken, env);
@@ -589,6 +599,42 @@ void DeepLiftGraph::Impl::run_node(const Node* n, Env& env) const {
   if (rule != rules.end() && is_inplace(n->kind().toQualString())) {
     env[n->inputs()[0]] = outs[0];
   }
+}
+
+bool DeepLiftGraph::Impl::run_structural(const Node* n, Env& env) const {
+  auto kind = n->kind();
+  auto in = [&](size_t i) -> const IValue& { return env.at(n->inputs()[i]); };
+  if (kind == c10::prim::ListConstruct) {
+    c10::impl::GenericList list(
+        n->output()->type()->expectRef<c10::ListType>().getElementType());
+    for (size_t i = 0; i < n->inputs().size(); ++i) list.push_back(in(i));
+    env[n->output()] = std::move(list);
+  } else if (kind == c10::prim::ListUnpack) {
+    auto list = in(0).toListRef();
+    for (size_t i = 0; i < n->outputs().size(); ++i) {
+      env[n->outputs()[i]] = list[i];
+    }
+  } else if (kind == c10::prim::TupleConstruct) {
+    std::vector<IValue> items;
+    for (size_t i = 0; i < n->inputs().size(); ++i) items.push_back(in(i));
+    env[n->output()] = c10::ivalue::Tuple::create(std::move(items));
+  } else if (kind == c10::prim::TupleUnpack) {
+    const auto& items = in(0).toTupleRef().elements();
+    for (size_t i = 0; i < n->outputs().size(); ++i) {
+      env[n->outputs()[i]] = items[i];
+    }
+  } else if (kind == c10::prim::TupleIndex) {
+    const auto& items = in(0).toTupleRef().elements();
+    int64_t i = in(1).toInt();
+    env[n->output()] = items[i < 0 ? i + items.size() : i];
+  } else if (kind == c10::prim::unchecked_cast) {
+    env[n->output()] = in(0);
+  } else if (kind == c10::prim::Uninitialized) {
+    env[n->output()] = IValue();
+  } else {
+    return false;
+  }
+  return true;
 }
 
 Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,

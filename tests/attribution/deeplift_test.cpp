@@ -76,8 +76,8 @@ TEST_F(DeepLiftTest, ReusedActivationModuleIsComplete) {
   m.register_module("act", act);
   m.define(R"(
 def forward(self, x):
-    h = self.act(torch.linear(x, self.w1))
-    return self.act(torch.linear(h, self.w2)) - 0.5
+    h = self.act.forward(torch.linear(x, self.w1))
+    return self.act.forward(torch.linear(h, self.w2)) - 0.5
 )");
   Model model(m, torch::kCPU);
   DeepShap shap(model, torch::randn({5, 4}));
