@@ -20,8 +20,16 @@ std::string shape_str(c10::IntArrayRef shape) {
   return out.str();
 }
 
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
+// The reason LibTorch gives, without the TorchScript traceback before it.
+std::string torch_reason(const std::string& text) {
+  std::string line;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (l.find_first_not_of(" \t") != std::string::npos) line = l;
+  }
+  const std::string prefix = "RuntimeError: ";
+  if (line.rfind(prefix, 0) == 0) line = line.substr(prefix.size());
+  return line;
 }
 
 // Reads the head of a file to tell what torch.save wrote from what
@@ -197,13 +205,15 @@ void Model::check_input(const torch::Tensor& x) const {
   try {
     torch::NoGradGuard no_grad;
     forward(x.narrow(0, 0, 1));
-  } catch (const c10::Error& e) {
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // c10::Error, or the interpreter's
     std::string expected =
         row_shape_.empty() ? std::string("a shape the model accepts")
                            : "[rows, " + shape_str(row_shape_).substr(1);
     throw InvalidArgument("cannot run model on input of shape " +
                           shape_str(x.sizes()) + ": expected " + expected +
-                          " (" + first_line(e.what()) + ")");
+                          " (" + torch_reason(e.what()) + ")");
   }
 }
 

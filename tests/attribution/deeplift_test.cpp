@@ -172,8 +172,8 @@ def forward(self, x):
   m.register_module("trunk", trunk);
   m.define(R"(
 def forward(self, x):
-    a = self.trunk(x[:, 0:3])
-    b = self.trunk(x[:, 3:6])
+    a = self.trunk.forward(x[:, 0:3])
+    b = self.trunk.forward(x[:, 3:6])
     return torch.sum(a * b, dim=1, keepdim=True) - torch.sum(a - b, 1, True)
 )");
   expect_complete(Model(m, torch::kCPU), torch::randn({5, 6}),
