@@ -120,12 +120,13 @@ torch::Tensor prepare_input(const Model& model, const torch::Tensor& x,
 
 void finish_completeness(Attribution& a, const torch::Tensor& base_values) {
   a.targets = a.targets.to(torch::kCPU);
-  a.outputs = a.outputs.detach().to(torch::kCPU, torch::kFloat32);
-  a.base_values = base_values.detach().to(torch::kCPU, torch::kFloat32);
+  auto dtype = a.values.scalar_type();
+  a.outputs = a.outputs.detach().to(torch::kCPU, dtype);
+  a.base_values = base_values.detach().to(torch::kCPU, dtype);
   auto sum = a.values.to(torch::kFloat64).flatten(2).sum(2);
   auto change = a.outputs.to(torch::kFloat64) -
                 a.base_values.to(torch::kFloat64);
-  a.completeness_gap = (sum - change).to(torch::kFloat32);
+  a.completeness_gap = (sum - change).to(dtype);
 }
 
 }  // namespace detail

@@ -97,7 +97,7 @@ Attribution run_pairs(const Model& model, const detail::DeepLiftGraph& graph,
     a.backward_passes += n_targets;
     a.model_evaluations += 2 * (e - b);
   });
-  a.values = values.to(torch::kCPU, torch::kFloat32);
+  a.values = values.to(torch::kCPU, x.scalar_type());
   return a;
 }
 

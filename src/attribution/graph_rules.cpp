@@ -7,6 +7,10 @@
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <cmath>
 #include <functional>
 #include <sstream>
 #include <unordered_set>
@@ -42,10 +46,29 @@ Tensor pair_mean(const Tensor& t) {
   return twice((a + b) * 0.5);
 }
 
+// Returns `value` (same shape as x) in the forward pass; in the backward
+// pass, the gradient with respect to x is the incoming one times
+// `multiplier`. One saved tensor, no extra forward arithmetic.
+struct MultiplierFn : public torch::autograd::Function<MultiplierFn> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx,
+                        const Tensor& x, const Tensor& value,
+                        const Tensor& multiplier) {
+    ctx->save_for_backward({multiplier});
+    return value;
+  }
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grad) {
+    Tensor m = ctx->get_saved_variables()[0];
+    return {grad[0] * m, Tensor(), Tensor()};
+  }
+};
+
 // `value`, with gradient `multiplier` with respect to `x`.
 Tensor with_multiplier(const Tensor& value, const Tensor& multiplier,
                        const Tensor& x) {
-  return value.detach() + multiplier.detach() * (x - x.detach());
+  if (!x.requires_grad()) return value.detach();
+  return MultiplierFn::apply(x, value.detach(), multiplier.detach());
 }
 
 // d f(x) / dx for an elementwise f, at x (no graph kept).
@@ -61,8 +84,46 @@ Tensor elementwise_grad(const Fn& f, const Tensor& x) {
 
 // Rescale rule for y = f(x) elementwise: multiplier Δy / Δx, or f'(x) where
 // |Δx| <= eps (there Δy is O(eps) and the quotient is noise).
+bool cpu_float(const Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32;
+}
+
+// The rescale multiplier Δy / Δx for both halves in one pass over CPU
+// float32 data; NaN marks |Δx| <= eps. Returns whether any NaN was written.
+bool rescale_multiplier_cpu(const Tensor& x, const Tensor& y, double eps,
+                            Tensor& m) {
+  Tensor xc = x.detach().contiguous();
+  Tensor yc = y.detach().contiguous();
+  m = torch::empty_like(xc);
+  const float* px = xc.data_ptr<float>();
+  const float* py = yc.data_ptr<float>();
+  float* pm = m.data_ptr<float>();
+  int64_t half = xc.numel() / 2;
+  std::atomic<bool> small{false};
+  at::parallel_for(0, half, 8192, [&](int64_t begin, int64_t end) {
+    bool local = false;
+    for (int64_t i = begin; i < end; ++i) {
+      float dx = px[i] - px[i + half];
+      float v = std::abs(dx) > eps ? (py[i] - py[i + half]) / dx : NAN;
+      local |= std::isnan(v);
+      pm[i] = v;
+      pm[i + half] = v;
+    }
+    if (local) small = true;
+  });
+  return small;
+}
+
 Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps) {
   Tensor x = x_in.sizes() == y.sizes() ? x_in : x_in.expand(y.sizes());
+  if (cpu_float(x) && cpu_float(y) && x.requires_grad()) {
+    Tensor m;
+    if (rescale_multiplier_cpu(x, y, eps, m)) {
+      Tensor g = twice(elementwise_grad(f, halves(x.detach()).first));
+      m = torch::where(torch::isnan(m), g, m);
+    }
+    return with_multiplier(y, m, x);
+  }
   auto [xi, xr] = halves(x.detach());
   auto [yi, yr] = halves(y.detach());
   Tensor dx = xi - xr;
@@ -130,7 +191,62 @@ Tensor softmax_rule(const Tensor& z, int64_t dim, double eps) {
 // Max over the last dimension as a chain m <- m + relu(w_j - m): exact in
 // value, and the relu rule splits the change of the maximum among the
 // window's elements.
+// Forward: the window maxima; backward: the incoming gradient spread over
+// each window's elements with the chain's multipliers.
+struct WindowFn : public torch::autograd::Function<WindowFn> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx,
+                        const Tensor& windows, const Tensor& value,
+                        const Tensor& multipliers) {
+    ctx->save_for_backward({multipliers});
+    return value;
+  }
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grad) {
+    Tensor m = ctx->get_saved_variables()[0];
+    return {grad[0].unsqueeze(-1) * m, Tensor(), Tensor()};
+  }
+};
+
+// The chain's multipliers for every window in one pass (CPU, float32). With
+// r_j the relu rule's multiplier at step j, the maximum's change is
+// Σ_k M_k Δw_k with M_k = r_k Π_{j>k} (1 - r_j) and M_0 = Π_{j>0} (1 - r_j).
+Tensor chain_max_cpu(const Tensor& windows, double eps) {
+  Tensor w = windows.detach().contiguous();
+  Tensor mult = torch::empty_like(w);
+  int64_t k = w.size(-1);
+  int64_t half = w.numel() / k / 2;
+  const float* pw = w.data_ptr<float>();
+  float* pm = mult.data_ptr<float>();
+  at::parallel_for(0, half, 512, [&](int64_t begin, int64_t end) {
+    std::vector<float> r(k);
+    for (int64_t p = begin; p < end; ++p) {
+      const float* a = pw + p * k;
+      const float* b = pw + (p + half) * k;
+      float ma = a[0], mb = b[0];
+      for (int64_t j = 1; j < k; ++j) {
+        float da = a[j] - ma, db = b[j] - mb;
+        float ra = std::max(da, 0.0f), rb = std::max(db, 0.0f);
+        float dd = da - db;
+        r[j] = std::abs(dd) > eps ? (ra - rb) / dd : (da > 0 ? 1.0f : 0.0f);
+        ma += ra;
+        mb += rb;
+      }
+      float coef = 1.0f;
+      for (int64_t j = k - 1; j >= 1; --j) {
+        pm[p * k + j] = pm[(p + half) * k + j] = coef * r[j];
+        coef *= 1.0f - r[j];
+      }
+      pm[p * k] = pm[(p + half) * k] = coef;
+    }
+  });
+  Tensor value = std::get<0>(w.max(-1));
+  if (!windows.requires_grad()) return value;
+  return WindowFn::apply(windows, value, mult);
+}
+
 Tensor chain_max(const Tensor& windows, double eps) {
+  if (cpu_float(windows)) return chain_max_cpu(windows, eps);
   Tensor m = windows.select(-1, 0);
   for (int64_t j = 1; j < windows.size(-1); ++j) {
     m = m + relu_rule(windows.select(-1, j) - m, eps);

@@ -96,7 +96,11 @@ Layout arrange(const Attribution& a, const ExplanationMeta& meta) {
   }
   check_shape(a.targets, "targets", rows, targets);
   check_shape(a.outputs, "outputs", rows, targets);
-  check_shape(a.base_values, "base_values", rows, targets);
+  // Methods without a reference (saliency, inputxgrad, smoothgrad) leave
+  // base_values and completeness_gap undefined; both are written as null.
+  if (a.base_values.defined()) {
+    check_shape(a.base_values, "base_values", rows, targets);
+  }
   if (a.completeness_gap.defined()) {
     check_shape(a.completeness_gap, "completeness_gap", rows, targets);
   }

@@ -282,3 +282,33 @@ TEST_F(DeepLiftTest, EmptyBackgroundIsRefused) {
 
 }  // namespace
 }  // namespace xai
+
+namespace xai {
+namespace {
+
+// The CPU float32 kernels (rescale multipliers, max-pool chain) against the
+// tensor-op path that float64 and CUDA take.
+TEST(DeepLiftKernels, Float32KernelsMatchTensorPath) {
+  torch::manual_seed(1);
+  auto k = torch::randn({3, 2, 3, 3}, torch::kFloat64);
+  auto w = torch::randn({2, 3 * 4 * 4}, torch::kFloat64);
+  const char* source = R"(
+def forward(self, x):
+    h = torch.relu(torch.conv2d(x, self.k, padding=1))
+    h = torch.max_pool2d(h, [2, 2])
+    return torch.linear(torch.tanh(h.flatten(1)), self.w)
+)";
+  Model m64 = test::model_from_source(source, {{"k", k}, {"w", w}});
+  Model m32 = test::model_from_source(
+      source, {{"k", k.to(torch::kFloat32)}, {"w", w.to(torch::kFloat32)}});
+  auto x = torch::randn({4, 2, 8, 8}, torch::kFloat64);
+  auto bg = torch::randn({3, 2, 8, 8}, torch::kFloat64);
+  auto a64 = DeepShap(m64, bg).attribute(x, Target::parse("all"));
+  auto a32 = DeepShap(m32, bg.to(torch::kFloat32))
+                 .attribute(x.to(torch::kFloat32), Target::parse("all"));
+  EXPECT_TRUE(test::all_close(a32.values, a64.values, 1e-4, 1e-3));
+  EXPECT_LE(max_relative_gap(a64), 1e-10);
+}
+
+}  // namespace
+}  // namespace xai

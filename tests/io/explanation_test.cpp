@@ -195,6 +195,17 @@ TEST_F(ExplanationTest, MissingCompletenessGapIsNull) {
   EXPECT_TRUE(j["max_abs_completeness_gap"].is_null());
 }
 
+TEST_F(ExplanationTest, MissingBaseValuesAreNullForMethodsWithoutReference) {
+  Attribution a = make_attribution(2, 1, {3});
+  a.method = "saliency";
+  a.base_values = torch::Tensor();
+  a.completeness_gap = torch::Tensor();
+  json j = json::parse(explanation_json(a, make_meta({}, 1)));
+  EXPECT_TRUE(j["base_values"].is_null());
+  EXPECT_TRUE(j["completeness_gap"].is_null());
+  EXPECT_EQ(j["outputs"].size(), 2u);
+}
+
 TEST_F(ExplanationTest, OutputNamesDefaultToTheLargestTargetPlusOne) {
   Attribution a = make_attribution(1, 1, {2});
   a.targets = torch::tensor({{2}}).to(torch::kInt64);

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,7 +14,8 @@
 namespace xai {
 
 // The result of explaining a batch of `rows` inputs for `targets` outputs
-// each. All tensors live on the CPU.
+// each. All tensors live on the CPU; floating ones are float32, or float64
+// for a float64 model where the method keeps its precision (DeepLIFT).
 struct Attribution {
   std::string method;  // "deepshap", "ig", ...
   // Method options as name/value text, for reports.
@@ -87,8 +90,9 @@ void for_each_chunk(int64_t total, int64_t chunk, Fn&& fn) {
 torch::Tensor prepare_input(const Model& model, const torch::Tensor& x,
                             const char* what);
 
-// Fills outputs, base_values and completeness_gap from per-row model outputs
-// and the summed values.
+// Given a.values [rows, T, ...] and a.outputs [rows, T] (f(x) at the
+// targets), sets a.base_values and a.completeness_gap = Σ values -
+// (outputs - base_values), summed in float64, all in the dtype of a.values.
 void finish_completeness(Attribution& a, const torch::Tensor& base_values);
 
 }  // namespace detail
