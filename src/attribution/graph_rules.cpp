@@ -91,7 +91,7 @@ bool cpu_float(const Tensor& t) {
 // The rescale multiplier Δy / Δx for both halves in one pass over CPU
 // float32 data; NaN marks |Δx| <= eps. Returns whether any NaN was written.
 bool rescale_multiplier_cpu(const Tensor& x, const Tensor& y, double eps,
-                            Tensor& m) {
+                            bool relu, Tensor& m) {
   Tensor xc = x.detach().contiguous();
   Tensor yc = y.detach().contiguous();
   m = torch::empty_like(xc);
@@ -104,7 +104,9 @@ bool rescale_multiplier_cpu(const Tensor& x, const Tensor& y, double eps,
     bool local = false;
     for (int64_t i = begin; i < end; ++i) {
       float dx = px[i] - px[i + half];
-      float v = std::abs(dx) > eps ? (py[i] - py[i + half]) / dx : NAN;
+      float v = std::abs(dx) > eps ? (py[i] - py[i + half]) / dx
+                : relu                ? (px[i] > 0 ? 1.0f : 0.0f)
+                                      : NAN;
       local |= std::isnan(v);
       pm[i] = v;
       pm[i + half] = v;
@@ -114,11 +116,13 @@ bool rescale_multiplier_cpu(const Tensor& x, const Tensor& y, double eps,
   return small;
 }
 
-Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps) {
+// `relu` says f is relu, whose gradient the CPU kernel knows.
+Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps,
+               bool relu = false) {
   Tensor x = x_in.sizes() == y.sizes() ? x_in : x_in.expand(y.sizes());
   if (cpu_float(x) && cpu_float(y) && x.requires_grad()) {
     Tensor m;
-    if (rescale_multiplier_cpu(x, y, eps, m)) {
+    if (rescale_multiplier_cpu(x, y, eps, relu, m)) {
       Tensor g = twice(elementwise_grad(f, halves(x.detach()).first));
       m = torch::where(torch::isnan(m), g, m);
     }
@@ -137,7 +141,7 @@ Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps) {
 
 Tensor relu_rule(const Tensor& x, double eps) {
   return rescale(x, torch::relu(x.detach()),
-                 [](const Tensor& t) { return torch::relu(t); }, eps);
+                 [](const Tensor& t) { return torch::relu(t); }, eps, true);
 }
 
 // a * b with both factors on the input's path: the change splits between
@@ -254,6 +258,123 @@ Tensor chain_max(const Tensor& windows, double eps) {
   return m;
 }
 
+// Backward of the 2-d tiled kernel below: each input position receives the
+// gradient of its window's output times its own multiplier (CPU float32).
+struct TiledPool2dFn : public torch::autograd::Function<TiledPool2dFn> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx,
+                        const Tensor& x, const Tensor& value,
+                        const Tensor& multipliers) {
+    ctx->save_for_backward({multipliers});
+    return value;
+  }
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grad) {
+    Tensor m = ctx->get_saved_variables()[0];  // x's shape, contiguous
+    Tensor g = grad[0].contiguous();
+    int64_t oh = g.size(-2), ow = g.size(-1);
+    int64_t h = m.size(-2), w = m.size(-1), kh = h / oh, kw = w / ow;
+    Tensor out = torch::empty_like(m);
+    const float* pg = g.data_ptr<float>();
+    const float* pm = m.data_ptr<float>();
+    float* po = out.data_ptr<float>();
+    int64_t rows = m.numel() / w;  // (plane, y) pairs
+    at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        int64_t plane = row / h, y = row % h;
+        const float* grow = pg + (plane * oh + y / kh) * ow;
+        for (int64_t x = 0; x < w; ++x) {
+          po[row * w + x] = grow[x / kw] * pm[row * w + x];
+        }
+      }
+    });
+    return {out, Tensor(), Tensor()};
+  }
+};
+
+// Tiled 2-d max pooling of CPU float32 x [..., H, W] (H, W multiples of the
+// kernel) in one pass: window maxima and the chain's multipliers laid out
+// like x, with no window tensor in between.
+Tensor tiled_max_pool2d_cpu(const Tensor& x, int64_t kh, int64_t kw,
+                            double eps) {
+  Tensor xc = x.detach().contiguous();
+  int64_t h = x.size(-2), w = x.size(-1), oh = h / kh, ow = w / kw;
+  int64_t planes = xc.numel() / (h * w), half = planes / 2, k = kh * kw;
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end() - 2);
+  out_shape.insert(out_shape.end(), {oh, ow});
+  Tensor value = torch::empty(out_shape, xc.options());
+  Tensor mult = torch::empty_like(xc);
+  const float* px = xc.data_ptr<float>();
+  float* pv = value.data_ptr<float>();
+  float* pm = mult.data_ptr<float>();
+  at::parallel_for(0, half * oh, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> a(k), b(k), r(k), mk(k);
+    for (int64_t job = begin; job < end; ++job) {
+      int64_t plane = job / oh, i = job % oh;
+      for (int64_t j = 0; j < ow; ++j) {
+        auto at = [&](int64_t p, int64_t e) {
+          return (p * h + i * kh + e / kw) * w + j * kw + e % kw;
+        };
+        for (int64_t e = 0; e < k; ++e) {
+          a[e] = px[at(plane, e)];
+          b[e] = px[at(plane + half, e)];
+        }
+        float ma = a[0], mb = b[0];
+        for (int64_t e = 1; e < k; ++e) {
+          float da = a[e] - ma, db = b[e] - mb;
+          float ra = std::max(da, 0.0f), rb = std::max(db, 0.0f);
+          float dd = da - db;
+          r[e] = std::abs(dd) > eps ? (ra - rb) / dd : (da > 0 ? 1.0f : 0.0f);
+          ma = std::max(ma, a[e]);
+          mb = std::max(mb, b[e]);
+        }
+        float coef = 1.0f;
+        for (int64_t e = k - 1; e >= 1; --e) {
+          mk[e] = coef * r[e];
+          coef *= 1.0f - r[e];
+        }
+        mk[0] = coef;
+        for (int64_t e = 0; e < k; ++e) {
+          pm[at(plane, e)] = pm[at(plane + half, e)] = mk[e];
+        }
+        pv[(plane * oh + i) * ow + j] = ma;
+        pv[((plane + half) * oh + i) * ow + j] = mb;
+      }
+    }
+  });
+  if (!x.requires_grad()) return value;
+  return TiledPool2dFn::apply(x, value, mult);
+}
+
+// Non-overlapping windows (stride = kernel, no padding or dilation): the
+// windows come from a reshape, whose backward is far cheaper than unfold's.
+Tensor tiled_max_pool_rule(const Tensor& x, const std::vector<int64_t>& k,
+                           double eps) {
+  int64_t s = k.size();
+  int64_t lead = x.dim() - s;
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().begin() + lead);
+  std::vector<int64_t> perm(lead), out_shape = shape;
+  for (int64_t i = 0; i < lead; ++i) perm[i] = i;
+  Tensor w = x;
+  if (s == 2 && cpu_float(x) && x.dim() >= 3) {
+    int64_t h = x.size(-2) / k[0] * k[0], wd = x.size(-1) / k[1] * k[1];
+    if (h != x.size(-2)) w = w.narrow(-2, 0, h);
+    if (wd != x.size(-1)) w = w.narrow(-1, 0, wd);
+    return tiled_max_pool2d_cpu(w, k[0], k[1], eps);
+  }
+  for (int64_t i = 0; i < s; ++i) {
+    int64_t out = x.size(lead + i) / k[i];
+    if (out * k[i] != x.size(lead + i)) w = w.narrow(lead + i, 0, out * k[i]);
+    shape.push_back(out);
+    shape.push_back(k[i]);
+    out_shape.push_back(out);
+  }
+  for (int64_t i = 0; i < s; ++i) perm.push_back(lead + 2 * i);
+  for (int64_t i = 0; i < s; ++i) perm.push_back(lead + 2 * i + 1);
+  out_shape.push_back(-1);
+  return chain_max(w.reshape(shape).permute(perm).reshape(out_shape), eps);
+}
+
 // Max pooling over the last kernel.size() dims of x.
 Tensor max_pool_rule(const Tensor& x, std::vector<int64_t> kernel,
                      std::vector<int64_t> stride, std::vector<int64_t> pad,
@@ -285,8 +406,18 @@ Tensor max_pool_rule(const Tensor& x, std::vector<int64_t> kernel,
     pads[2 * (s - 1 - i)] = pad[i];
     pads[2 * (s - 1 - i) + 1] = right;
   }
-  Tensor low = x.detach().min() - 1;
-  Tensor w = torch::constant_pad_nd(x, pads, low.item<double>());
+  bool padded = std::any_of(pads.begin(), pads.end(),
+                            [](int64_t p) { return p != 0; });
+  bool tiled = !padded;
+  for (size_t i = 0; i < s; ++i) {
+    tiled &= dilation[i] == 1 && stride[i] == kernel[i];
+  }
+  if (tiled) return tiled_max_pool_rule(x, kernel, eps);
+  Tensor w = x;
+  if (padded) {
+    Tensor low = x.detach().min() - 1;
+    w = torch::constant_pad_nd(x, pads, low.item<double>());
+  }
   for (size_t i = 0; i < s; ++i) {
     int64_t d = x.dim() - s + i;
     int64_t span = dilation[i] * (kernel[i] - 1) + 1;
@@ -755,7 +886,7 @@ bool DeepLiftGraph::Impl::run_structural(const Node* n, Env& env) const {
 
 Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
                                       Stack in) const {
-  // The original op gives every output's value (indices too); the rule then
+  // The original op gives the values the rule needs; the rule then
   // replaces the first output. In-place ops run on a copy.
   Stack original = in;
   if (is_inplace(n->kind().toQualString())) {
@@ -765,9 +896,14 @@ Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
       if (v.isTensor()) v = v.toTensor().detach();
     }
   }
-  Stack outs = run_op(n, original);
+  // Rules other than rescale compute the value themselves; the op is still
+  // needed for extra outputs (pooling indices).
+  Stack outs(n->outputs().size());
+  if (rule.kind == RuleKind::kRescale || outs.size() > 1) {
+    outs = run_op(n, original);
+  }
   Tensor x = in[rule.kind == RuleKind::kRescale ? rule.arg : 0].toTensor();
-  Tensor y = outs[0].toTensor();
+  Tensor y = rule.kind == RuleKind::kRescale ? outs[0].toTensor() : Tensor();
   switch (rule.kind) {
     case RuleKind::kRescale: {
       auto f = [this, n, in, &rule](const Tensor& t) {
@@ -779,7 +915,8 @@ Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
         if (is_inplace(n->kind().toQualString())) s[0] = s[0].toTensor() * 1;
         return run_op(n, s)[0].toTensor();
       };
-      outs[0] = rescale(x, y, f, eps);
+      std::string op = n->kind().toQualString();
+      outs[0] = rescale(x, y, f, eps, op == "aten::relu" || op == "aten::relu_");
       break;
     }
     case RuleKind::kProduct:

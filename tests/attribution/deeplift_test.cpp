@@ -312,3 +312,28 @@ def forward(self, x):
 
 }  // namespace
 }  // namespace xai
+
+namespace xai {
+namespace {
+
+TEST(DeepLiftCuda, CudaMatchesCpuOnBundledCnn) {
+  if (!torch::cuda::is_available()) {
+#ifdef XAI_REQUIRE_CUDA
+    FAIL() << "CUDA is required (XAI_WITH_CUDA_TESTS) but not available";
+#else
+    GTEST_SKIP() << "CUDA is not available";
+#endif
+  }
+  auto digits = torch::rand({4, 1, 28, 28});
+  auto background = torch::rand({3, 1, 28, 28});
+  std::string path = test::source_path("models/mnist_cnn.pt");
+  Model cpu = Model::load(path, "cpu");
+  Model gpu = Model::load(path, "cuda");
+  auto a = DeepShap(cpu, background).attribute(digits, Target::parse("all"));
+  auto b = DeepShap(gpu, background).attribute(digits, Target::parse("all"));
+  EXPECT_TRUE(test::all_close(b.values, a.values, 1e-4, 1e-3));
+  EXPECT_LE(max_relative_gap(b), 1e-3);
+}
+
+}  // namespace
+}  // namespace xai
