@@ -46,6 +46,18 @@ Tensor pair_mean(const Tensor& t) {
   return twice((a + b) * 0.5);
 }
 
+// grad * m on the inputs' half; zeros on the references' half, whose
+// gradient is never used (and is zero: no row reaches another).
+Tensor input_half_product(const Tensor& grad, const Tensor& m) {
+  Tensor g = grad.expand(m.sizes());
+  Tensor out = torch::empty(m.sizes(), m.options());
+  int64_t n = m.size(0) / 2;
+  Tensor head = out.narrow(0, 0, n);
+  torch::mul_out(head, g.narrow(0, 0, n), m.narrow(0, 0, n));
+  out.narrow(0, n, m.size(0) - n).zero_();
+  return out;
+}
+
 // Returns `value` (same shape as x) in the forward pass; in the backward
 // pass, the gradient with respect to x is the incoming one times
 // `multiplier`. One saved tensor, no extra forward arithmetic.
@@ -60,7 +72,7 @@ struct MultiplierFn : public torch::autograd::Function<MultiplierFn> {
       torch::autograd::AutogradContext* ctx,
       torch::autograd::variable_list grad) {
     Tensor m = ctx->get_saved_variables()[0];
-    return {grad[0] * m, Tensor(), Tensor()};
+    return {input_half_product(grad[0], m), Tensor(), Tensor()};
   }
 };
 
@@ -139,7 +151,30 @@ Tensor rescale(const Tensor& x_in, const Tensor& y, const Fn& f, double eps,
   return with_multiplier(y, twice(m), x);
 }
 
+// relu and its rescale multiplier in one pass (CPU float32).
+Tensor relu_rescale_cpu(const Tensor& x, double eps) {
+  Tensor xc = x.detach().contiguous();
+  Tensor y = torch::empty_like(xc), m = torch::empty_like(xc);
+  const float* px = xc.data_ptr<float>();
+  float* py = y.data_ptr<float>();
+  float* pm = m.data_ptr<float>();
+  int64_t half = xc.numel() / 2;
+  at::parallel_for(0, half, 8192, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float a = px[i], b = px[i + half];
+      float ya = std::max(a, 0.0f), yb = std::max(b, 0.0f);
+      float dx = a - b;
+      float v = std::abs(dx) > eps ? (ya - yb) / dx : (a > 0 ? 1.0f : 0.0f);
+      py[i] = ya;
+      py[i + half] = yb;
+      pm[i] = pm[i + half] = v;
+    }
+  });
+  return with_multiplier(y, m, x);
+}
+
 Tensor relu_rule(const Tensor& x, double eps) {
+  if (cpu_float(x) && x.requires_grad()) return relu_rescale_cpu(x, eps);
   return rescale(x, torch::relu(x.detach()),
                  [](const Tensor& t) { return torch::relu(t); }, eps, true);
 }
@@ -278,16 +313,21 @@ struct TiledPool2dFn : public torch::autograd::Function<TiledPool2dFn> {
     const float* pg = g.data_ptr<float>();
     const float* pm = m.data_ptr<float>();
     float* po = out.data_ptr<float>();
-    int64_t rows = m.numel() / w;  // (plane, y) pairs
-    at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    int64_t rows = m.numel() / w;  // (plane, y) pairs; inputs' half first
+    at::parallel_for(0, rows / 2, 64, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         int64_t plane = row / h, y = row % h;
         const float* grow = pg + (plane * oh + y / kh) * ow;
-        for (int64_t x = 0; x < w; ++x) {
-          po[row * w + x] = grow[x / kw] * pm[row * w + x];
+        const float* mrow = pm + row * w;
+        float* orow = po + row * w;
+        for (int64_t j = 0; j < ow; ++j) {
+          for (int64_t e = 0; e < kw; ++e) {
+            orow[j * kw + e] = grow[j] * mrow[j * kw + e];
+          }
         }
       }
     });
+    out.view(-1).narrow(0, rows / 2 * w, (rows - rows / 2) * w).zero_();
     return {out, Tensor(), Tensor()};
   }
 };
@@ -898,6 +938,9 @@ Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
   }
   // Rules other than rescale compute the value themselves; the op is still
   // needed for extra outputs (pooling indices).
+  std::string op = n->kind().toQualString();
+  bool relu = op == "aten::relu" || op == "aten::relu_";
+  if (relu) return {relu_rule(in[0].toTensor(), eps)};
   Stack outs(n->outputs().size());
   if (rule.kind == RuleKind::kRescale || outs.size() > 1) {
     outs = run_op(n, original);
@@ -915,8 +958,7 @@ Stack DeepLiftGraph::Impl::apply_rule(const Node* n, const NodeRule& rule,
         if (is_inplace(n->kind().toQualString())) s[0] = s[0].toTensor() * 1;
         return run_op(n, s)[0].toTensor();
       };
-      std::string op = n->kind().toQualString();
-      outs[0] = rescale(x, y, f, eps, op == "aten::relu" || op == "aten::relu_");
+      outs[0] = rescale(x, y, f, eps);
       break;
     }
     case RuleKind::kProduct:
