@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the apps (installing what is missing) and explains the bundled
+# models with DeepSHAP:
+#   out/breast_cancer/  all 569 rows of the breast-cancer data, against 100
+#                       background rows drawn from the same file
+#   out/mnist_digit/    one test digit, against 50 test digits
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/build.sh
+
+echo
+echo "== Breast cancer MLP: DeepSHAP on all 569 rows, 100 background rows"
+build/xai-attribute --model models/breast_cancer_mlp.pt \
+  --input models/data/breast_cancer.csv --label-column target \
+  --method deepshap --background-rows 100 --seed 0 --target pred \
+  --out out/breast_cancer
+
+echo
+echo "== MNIST CNN: DeepSHAP on test digit 0 (label 8), 50 background digits"
+build/xai-attribute --model models/mnist_cnn.pt \
+  --input models/data/mnist_png/digit_0_label8.png \
+  --method deepshap --background models/data/mnist_test_images.npy \
+  --background-rows 50 --seed 0 --target pred \
+  --out out/mnist_digit
