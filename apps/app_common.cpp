@@ -43,8 +43,8 @@ std::string index_tuple(const std::vector<int64_t>& values) {
 void add_logging_flags(CLI::App& app, LoggingFlags& flags) {
   auto* verbose =
       app.add_flag("-v,--verbose", flags.verbose, "Log debug messages too");
-  auto* quiet = app.add_flag("-q,--quiet", flags.quiet,
-                             "Log warnings and errors only");
+  auto* quiet =
+      app.add_flag("-q,--quiet", flags.quiet, "Log warnings and errors only");
   verbose->excludes(quiet);
 }
 
@@ -90,8 +90,7 @@ int run_main(CLI::App& app, const LoggingFlags& flags, int argc, char** argv,
     // and itself with internal assertions (a bug).
     std::string message = e.what_without_backtrace();
     std::cerr << "error: " << first_line(message) << "\n";
-    return message.find("INTERNAL ASSERT FAILED") != std::string::npos ? 1
-                                                                        : 3;
+    return message.find("INTERNAL ASSERT FAILED") != std::string::npos ? 1 : 3;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
@@ -115,12 +114,12 @@ void print_table(std::ostream& out, const std::vector<std::string>& header,
   for (const auto& row : rows) widen(row);
 
   auto print_row = [&](const std::vector<std::string>& cells) {
-    std::string line = " ";
+    std::string line;
     for (size_t i = 0; i < width.size(); ++i) {
       std::string cell = i < cells.size() ? cells[i] : "";
       std::string pad(width[i] - cell.size(), ' ');
       bool right = i < right_align.size() && right_align[i];
-      line += " " + (right ? pad + cell : cell + pad);
+      line += "  " + (right ? pad + cell : cell + pad);
     }
     line.erase(line.find_last_not_of(' ') + 1);
     out << line << "\n";
@@ -195,8 +194,8 @@ void check_output_dir(const std::string& dir) {
     existing = existing.parent_path();
   }
   if (!fs::is_directory(existing, error)) {
-    throw IoError("cannot create directory " + dir + ": " +
-                  existing.string() + " is not a directory");
+    throw IoError("cannot create directory " + dir + ": " + existing.string() +
+                  " is not a directory");
   }
   if (access(existing.c_str(), W_OK | X_OK) != 0) {
     throw IoError("cannot write to directory " + dir + ": " +
@@ -214,8 +213,8 @@ Dataset load_reference(const std::string& path,
   return load_data(path, options);
 }
 
-std::vector<std::string> feature_labels(
-    c10::IntArrayRef row_shape, const std::vector<std::string>& names) {
+std::vector<std::string> feature_labels(c10::IntArrayRef row_shape,
+                                        const std::vector<std::string>& names) {
   int64_t count = c10::multiply_integers(row_shape);
   if (static_cast<int64_t>(names.size()) == count) return names;
 
@@ -224,8 +223,7 @@ std::vector<std::string> feature_labels(
   std::vector<int64_t> index(row_shape.size(), 0);
   for (int64_t flat = 0; flat < count; ++flat) {
     int64_t rest = flat;
-    for (int64_t d = static_cast<int64_t>(row_shape.size()) - 1; d >= 0;
-         --d) {
+    for (int64_t d = static_cast<int64_t>(row_shape.size()) - 1; d >= 0; --d) {
       index[d] = rest % row_shape[d];
       rest /= row_shape[d];
     }
@@ -249,6 +247,17 @@ void print_summary(std::ostream& out, const Attribution& a,
       << targets << " target" << (targets == 1 ? "" : "s") << " with "
       << method_str << " in " << fmt::format("{:.3f}", a.seconds) << " s\n";
 
+  // One row: say which outputs were explained and their values.
+  for (int64_t t = 0; rows == 1 && t < targets; ++t) {
+    out << "output " << a.targets[0][t].item<int64_t>() << ": "
+        << fmt::format("{:.4g}", a.outputs[0][t].item<double>());
+    if (a.base_values.defined()) {
+      out << " (base value "
+          << fmt::format("{:.4g}", a.base_values[0][t].item<double>()) << ")";
+    }
+    out << "\n";
+  }
+
   if (a.completeness_gap.defined() && a.completeness_gap.numel() > 0) {
     auto gap = a.completeness_gap.to(torch::kFloat64).abs();
     out << "completeness gap |sum(values) - (output - base value)|: largest "
@@ -263,8 +272,9 @@ void print_summary(std::ostream& out, const Attribution& a,
 
   // Mean over rows and targets of each feature's value.
   auto values = a.values.to(torch::kFloat64).flatten(2);
-  auto mean_abs = values.abs().mean({0, 1});
-  auto mean = values.mean({0, 1});
+  const std::vector<int64_t> rows_and_targets = {0, 1};
+  auto mean_abs = values.abs().mean(rows_and_targets);
+  auto mean = values.mean(rows_and_targets);
   int64_t k = std::min<int64_t>(top, mean_abs.numel());
   auto best = std::get<1>(mean_abs.topk(k));
 

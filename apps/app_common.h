@@ -7,9 +7,9 @@
 // logging and never prints.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <ostream>

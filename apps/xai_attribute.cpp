@@ -60,9 +60,10 @@ const std::vector<MethodOption>& method_options() {
   return options;
 }
 
-const char* kFooter = R"(Input files: .csv (header row, numeric cells), .npy, .pt (one tensor),
-.png/.jpg (one image, [1, channels, height, width] in [0, 1]) or a directory
-of images. Background and baseline files use the same formats.
+const char* kFooter = R"(Input files: .csv (header row, numeric cells),
+.npy, .pt (one tensor), .png/.jpg (one image, [1, channels, height, width]
+in [0, 1]) or a directory of images. Background and baseline files take the
+same formats.
 
 Background (deepshap, gradshap): --background FILE uses every row of FILE;
 --background-rows N draws N distinct rows (seeded by --seed) from FILE, or
@@ -86,11 +87,12 @@ Examples:
 
 void add_options(CLI::App& app, Args& a) {
   app.add_option("--model", a.model, "TorchScript model file")->required();
-  app.add_option("--input", a.input, "Rows to explain (see below)")
-      ->required();
-  app.add_option("--method", a.method, "Attribution method")
+  app.add_option("--input", a.input, "Rows to explain (see below)")->required();
+  app.add_option("--method", a.method,
+                 "deepshap, deeplift, ig, gradshap, saliency,\n"
+                 "inputxgrad or smoothgrad")
       ->required()
-      ->check(CLI::IsMember(xai::method_names()));
+      ->check(CLI::IsMember(xai::method_names()).description(""));
   app.add_option("--background", a.background,
                  "Reference rows for deepshap and gradshap");
   app.add_option("--background-rows", a.background_rows,
@@ -98,11 +100,10 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--baseline", a.baseline,
                  "Reference for deeplift and ig (default: zeros)");
   app.add_option("--target", a.target,
-                 "Output to explain: pred (each row's arg-max), all, or an "
-                 "output index")
+                 "pred (each row's arg-max), all, or an index")
       ->capture_default_str();
   app.add_option("--label-column", a.label_column,
-                 "CSV column holding labels, left out of the features");
+                 "CSV label column, left out of the features");
   app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto")
       ->capture_default_str();
   app.add_option("--max-batch", a.max_batch,
@@ -111,19 +112,19 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--samples", a.samples,
                  "gradshap, smoothgrad: samples per row (50)");
   app.add_option("--noise", a.noise,
-                 "gradshap: noise std in input units (0); smoothgrad: "
-                 "fraction of each row's range (0.15)");
-  app.add_option("--rule", a.rule, "ig: quadrature rule (gauss-legendre)")
-      ->check(CLI::IsMember({"gauss-legendre", "riemann"}));
+                 "gradshap: std in input units (0); smoothgrad:\n"
+                 "share of each row's value range (0.15)");
+  app.add_option("--rule", a.rule, "ig: gauss-legendre (default) or riemann")
+      ->check(CLI::IsMember({"gauss-legendre", "riemann"}).description(""));
   app.add_option("--seed", a.seed,
-                 "Seed of background sampling and of random methods")
+                 "Seed of background sampling and random methods")
       ->capture_default_str();
   app.add_flag("--strict", a.strict,
-               "deepshap, deeplift: refuse ops without a DeepLIFT rule");
+               "deepshap, deeplift: refuse ops without a rule");
   app.add_option("--rows", a.rows,
-                 "Explain rows A to B-1 only (A:B, A: or :B; from 0)");
+                 "Explain rows A..B-1 only (A:B, A:, :B; from 0)");
   app.add_option("--out", a.out,
-                 "Output directory for explanation.json and values.npy")
+                 "Directory for explanation.json and values.npy")
       ->required();
 }
 
@@ -181,9 +182,9 @@ xai::ExplainerConfig make_config(const CLI::App& app, const Args& a,
   }
   if (app.count("--background-rows") > 0) {
     bool from_file = !a.background.empty();
-    c.background = xai::app::sample_rows(
-        from_file ? c.background : input.x, a.background_rows, a.seed,
-        from_file ? a.background : a.input);
+    c.background = xai::app::sample_rows(from_file ? c.background : input.x,
+                                         a.background_rows, a.seed,
+                                         from_file ? a.background : a.input);
   }
 
   if (!a.baseline.empty()) {
@@ -223,13 +224,15 @@ void run(const CLI::App& app, const Args& a) {
 
   auto config = make_config(app, a, input);
   auto explainer = xai::make_explainer(a.method, model, config);
-  spdlog::info("explaining {} rows of {} (target {}) with {}", x.size(0),
-               a.input, target.str(), explainer->str());
+  const char* plural = x.size(0) == 1 ? "" : "s";
+  spdlog::info("explaining {} row{} of {} (target {}) with {}", x.size(0),
+               plural, a.input, target.str(), explainer->str());
   xai::Attribution attribution = explainer->attribute(x, target);
-  spdlog::info("explained {} rows in {:.3f} s: {} model evaluations, {} "
-               "forward and {} backward passes",
-               x.size(0), attribution.seconds, attribution.model_evaluations,
-               attribution.forward_passes, attribution.backward_passes);
+  spdlog::info(
+      "explained {} row{} in {:.3f} s: {} model evaluations, {} "
+      "forward and {} backward passes",
+      x.size(0), plural, attribution.seconds, attribution.model_evaluations,
+      attribution.forward_passes, attribution.backward_passes);
 
   xai::ExplanationMeta meta;
   meta.model_path = a.model;
@@ -244,8 +247,8 @@ void run(const CLI::App& app, const Args& a) {
       std::chrono::duration<double>(Clock::now() - start).count();
   xai::write_explanation(a.out, attribution, meta);
 
-  auto labels = xai::app::feature_labels(x.sizes().slice(1),
-                                         input.feature_names);
+  auto labels =
+      xai::app::feature_labels(x.sizes().slice(1), input.feature_names);
   xai::app::print_summary(std::cout, attribution, explainer->str(), labels);
   std::cout << "wrote " << a.out << "/explanation.json and " << a.out
             << "/values.npy\n";
@@ -254,14 +257,14 @@ void run(const CLI::App& app, const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Explains a TorchScript model's outputs on the rows of a data "
-               "file and writes explanation.json and values.npy.",
-               "xai-attribute"};
+  CLI::App app{
+      "Explains a TorchScript model's outputs on the rows of a data "
+      "file\nand writes explanation.json and values.npy.",
+      "xai-attribute"};
   Args args;
   xai::app::LoggingFlags logging;
   add_options(app, args);
   xai::app::add_logging_flags(app, logging);
   app.footer(std::string(kFooter) + xai::app::exit_codes_help());
-  return xai::app::run_main(app, logging, argc, argv,
-                            [&] { run(app, args); });
+  return xai::app::run_main(app, logging, argc, argv, [&] { run(app, args); });
 }

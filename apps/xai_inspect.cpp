@@ -15,10 +15,10 @@ struct Args {
   std::string device = "cpu";
 };
 
-const char* kFooter = R"(Treatments: "rule: ..." ops get a DeepLIFT rule, "linear" ops pass
-multipliers through unchanged, "unsupported" ops are nonlinear without a
-rule: DeepLIFT and DeepSHAP use their gradient there and warn (--strict in
-xai-attribute refuses them).
+const char* kFooter = R"(Treatments: "rule: ..." ops get a DeepLIFT rule,
+"linear" ops pass multipliers through unchanged, "unsupported" ops are
+nonlinear without a rule: DeepLIFT and DeepSHAP use their gradient there
+and warn (--strict in xai-attribute refuses them).
 
 Examples:
   xai-inspect --model models/breast_cancer_mlp.pt
@@ -71,9 +71,10 @@ void run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Shows a TorchScript model's forward signature, submodules "
-               "and how DeepLIFT treats each op on the input's path.",
-               "xai-inspect"};
+  CLI::App app{
+      "Shows a TorchScript model's forward signature, its submodules "
+      "and\nhow DeepLIFT treats each op on the input's path.",
+      "xai-inspect"};
   Args args;
   xai::app::LoggingFlags logging;
   app.add_option("--model", args.model, "TorchScript model file")->required();

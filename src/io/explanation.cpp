@@ -12,11 +12,7 @@
 #include "xai/error.h"
 #include "xai/io/file.h"
 #include "xai/io/npy.h"
-
-// CMake defines XAI_VERSION from project(); this covers other builds.
-#ifndef XAI_VERSION
-#define XAI_VERSION "0.1.0"
-#endif
+#include "xai/version.h"
 
 namespace xai {
 namespace {
