@@ -270,6 +270,13 @@ void print_summary(std::ostream& out, const Attribution& a,
         << " has no completeness property)\n";
   }
 
+  if (a.standard_errors.defined() && a.standard_errors.numel() > 0) {
+    auto se = a.standard_errors.to(torch::kFloat64);
+    out << "standard error of the values: largest "
+        << fmt::format("{:.3g}", se.max().item<double>()) << ", mean "
+        << fmt::format("{:.3g}", se.mean().item<double>()) << "\n";
+  }
+
   // Mean over rows and targets of each feature's value.
   auto values = a.values.to(torch::kFloat64).flatten(2);
   const std::vector<int64_t> rows_and_targets = {0, 1};

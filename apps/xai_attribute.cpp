@@ -7,13 +7,16 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <sstream>
 
 #include "app_common.h"
 #include "xai/attribution/attribution.h"
 #include "xai/error.h"
 #include "xai/io/data.h"
 #include "xai/io/explanation.h"
+#include "xai/io/npy.h"
 #include "xai/model.h"
+#include "xai/plot/plot.h"
 
 namespace {
 
@@ -37,6 +40,14 @@ struct Args {
   uint64_t seed = 0;
   bool strict = false;
   std::string rows;
+  std::string groups;
+  std::vector<int64_t> patch;
+  std::string mask;
+  int64_t budget = 0;
+  int64_t max_players = 0;
+  std::vector<int64_t> window;
+  std::vector<int64_t> stride;
+  std::vector<std::string> plots;
   std::string out;
 };
 
@@ -47,17 +58,41 @@ struct MethodOption {
 };
 
 const std::vector<MethodOption>& method_options() {
+  static const std::vector<std::string> background = {
+      "deepshap",   "gradshap", "shapley",  "permutation",
+      "kernelshap", "ablation", "occlusion"};
+  static const std::vector<std::string> players = {
+      "shapley", "permutation", "kernelshap", "ablation"};
   static const std::vector<MethodOption> options = {
-      {"--background", {"deepshap", "gradshap"}},
-      {"--background-rows", {"deepshap", "gradshap"}},
-      {"--baseline", {"deeplift", "ig"}},
+      {"--background", background},
+      {"--background-rows", background},
+      {"--baseline", {"deeplift", "ig", "ablation", "occlusion"}},
       {"--steps", {"ig"}},
       {"--rule", {"ig"}},
-      {"--samples", {"gradshap", "smoothgrad"}},
+      {"--samples", {"gradshap", "smoothgrad", "permutation"}},
       {"--noise", {"gradshap", "smoothgrad"}},
       {"--strict", {"deepshap", "deeplift"}},
+      {"--groups", players},
+      {"--patch", players},
+      {"--mask", players},
+      {"--budget", {"kernelshap"}},
+      {"--max-players", {"shapley"}},
+      {"--window", {"occlusion"}},
+      {"--stride", {"occlusion"}},
   };
   return options;
+}
+
+bool uses(const std::vector<std::string>& methods, const std::string& m) {
+  return std::find(methods.begin(), methods.end(), m) != methods.end();
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  }
+  return out;
 }
 
 const char* kFooter = R"(Input files: .csv (header row, numeric cells),
@@ -65,11 +100,24 @@ const char* kFooter = R"(Input files: .csv (header row, numeric cells),
 in [0, 1]) or a directory of images. Background and baseline files take the
 same formats.
 
-Background (deepshap, gradshap): --background FILE uses every row of FILE;
+Background (deepshap, gradshap, shapley, permutation, kernelshap,
+ablation, occlusion): --background FILE uses every row of FILE;
 --background-rows N draws N distinct rows (seeded by --seed) from FILE, or
-from the whole input file when --background is not given.
+from the whole input file when --background is not given. The base value
+is the mean model output over the background.
 Baseline (deeplift, ig): one row, or one row per input row (then --rows
-selects from it too); all zeros when not given.
+selects from it too); all zeros when not given. ablation and occlusion take
+a one-row baseline as their background; without either, zeros.
+
+Players (shapley, permutation, kernelshap, ablation): each feature by
+default. --groups "radius=mean radius,worst radius;texture=3,13" makes
+named groups of CSV columns (names or 0-based indices; the other columns
+stay single); --patch H,W cuts images into H x W patches; --mask FILE.npy
+gives each element of a row an integer player id 0..P-1. A player's value
+is shared equally by its elements in values.npy.
+
+Plots: --plot beeswarm,waterfall writes out/beeswarm.png and
+out/waterfall.png (row 0) beside the explanation; see xai-plot for more.
 
 Examples:
   xai-attribute --model models/breast_cancer_mlp.pt \
@@ -82,6 +130,10 @@ Examples:
   xai-attribute --model models/mnist_cnn.pt \
       --input models/data/mnist_test_images.npy --rows 0:10 --method ig \
       --steps 32 --target all --device auto --out out/mnist_ig
+  xai-attribute --model models/breast_cancer_mlp.pt \
+      --input models/data/breast_cancer.csv --label-column target \
+      --rows 0:20 --method kernelshap --background-rows 100 \
+      --plot beeswarm,waterfall --out out/breast_cancer_kernelshap
 
 )";
 
@@ -90,11 +142,12 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--input", a.input, "Rows to explain (see below)")->required();
   app.add_option("--method", a.method,
                  "deepshap, deeplift, ig, gradshap, saliency,\n"
-                 "inputxgrad or smoothgrad")
+                 "inputxgrad, smoothgrad, shapley, permutation,\n"
+                 "kernelshap, ablation or occlusion")
       ->required()
       ->check(CLI::IsMember(xai::method_names()).description(""));
   app.add_option("--background", a.background,
-                 "Reference rows for deepshap and gradshap");
+                 "Reference rows (see below)");
   app.add_option("--background-rows", a.background_rows,
                  "Draw this many background rows (see below)");
   app.add_option("--baseline", a.baseline,
@@ -110,7 +163,8 @@ void add_options(CLI::App& app, Args& a) {
                  "Most model rows per pass (default: the method's)");
   app.add_option("--steps", a.steps, "ig: points along the path (50)");
   app.add_option("--samples", a.samples,
-                 "gradshap, smoothgrad: samples per row (50)");
+                 "gradshap, smoothgrad: samples per row (50);\n"
+                 "permutation: antithetic pairs per row (25)");
   app.add_option("--noise", a.noise,
                  "gradshap: std in input units (0); smoothgrad:\n"
                  "share of each row's value range (0.15)");
@@ -123,6 +177,25 @@ void add_options(CLI::App& app, Args& a) {
                "deepshap, deeplift: refuse ops without a rule");
   app.add_option("--rows", a.rows,
                  "Explain rows A..B-1 only (A:B, A:, :B; from 0)");
+  app.add_option("--groups", a.groups, "Named groups of CSV columns as players");
+  app.add_option("--patch", a.patch, "Image patches H,W as players")
+      ->delimiter(',')
+      ->expected(2);
+  app.add_option("--mask", a.mask, ".npy of integer player ids per element");
+  app.add_option("--budget", a.budget,
+                 "kernelshap: coalitions per row (2 * players + 2048)");
+  app.add_option("--max-players", a.max_players,
+                 "shapley: most players enumerated (20)");
+  app.add_option("--window", a.window, "occlusion: window sizes (4,4)")
+      ->delimiter(',');
+  app.add_option("--stride", a.stride,
+                 "occlusion: window steps (default: the window)")
+      ->delimiter(',');
+  app.add_option("--plot", a.plots,
+                 "Also draw beeswarm, bar, waterfall and/or image")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"beeswarm", "bar", "waterfall", "image"})
+                  .description(""));
   app.add_option("--out", a.out,
                  "Directory for explanation.json and values.npy")
       ->required();
@@ -139,13 +212,25 @@ void require_positive(const CLI::App& app, const char* flag, int64_t value) {
 void validate(const CLI::App& app, const Args& a) {
   for (const auto& option : method_options()) {
     if (app.count(option.flag) == 0) continue;
-    const auto& m = option.methods;
-    if (std::find(m.begin(), m.end(), a.method) != m.end()) continue;
+    if (uses(option.methods, a.method)) continue;
     xai::app::usage_error(std::string(option.flag) + " does not apply to " +
-                          "--method " + a.method + " (only to " + m[0] +
-                          (m.size() > 1 ? " and " + m[1] : "") + ")");
+                          "--method " + a.method + " (only to " +
+                          join(option.methods) + ")");
   }
-  bool needs_background = a.method == "deepshap" || a.method == "gradshap";
+  int players = (app.count("--groups") > 0) + (app.count("--patch") > 0) +
+                (app.count("--mask") > 0);
+  if (players > 1) {
+    xai::app::usage_error("--groups, --patch and --mask exclude each other");
+  }
+  bool reference =
+      app.count("--background") > 0 || app.count("--background-rows") > 0;
+  if (reference && app.count("--baseline") > 0) {
+    xai::app::usage_error("--method " + a.method +
+                          " takes a background or a baseline, not both");
+  }
+  bool needs_background =
+      uses({"deepshap", "gradshap", "shapley", "permutation", "kernelshap"},
+           a.method);
   if (needs_background && app.count("--background") == 0 &&
       app.count("--background-rows") == 0) {
     xai::app::usage_error("--method " + a.method +
@@ -156,6 +241,12 @@ void validate(const CLI::App& app, const Args& a) {
   require_positive(app, "--steps", a.steps);
   require_positive(app, "--samples", a.samples);
   require_positive(app, "--background-rows", a.background_rows);
+  require_positive(app, "--max-players", a.max_players);
+  if (app.count("--budget") > 0 && a.budget < 0) {
+    throw xai::InvalidArgument("invalid --budget: " +
+                               std::to_string(a.budget) + " (must be >= 0)");
+  }
+  for (int64_t size : a.patch) require_positive(app, "--patch", size);
   if (app.count("--noise") > 0 && !(std::isfinite(a.noise) && a.noise >= 0)) {
     throw xai::InvalidArgument("invalid --noise: " + std::to_string(a.noise) +
                                " (must be finite and >= 0)");
@@ -164,6 +255,87 @@ void validate(const CLI::App& app, const Args& a) {
   xai::parse_device(a.device);
   if (!a.rows.empty()) xai::app::parse_row_range(a.rows);
   xai::app::check_output_dir(a.out);
+}
+
+// Parses --groups "name=col,col;name=col" against the CSV's column names
+// (a column is named or given by its 0-based index).
+[[noreturn]] void refuse_groups(const std::string& why) {
+  throw xai::InvalidArgument("invalid --groups: " + why);
+}
+
+xai::Players parse_groups(const std::string& spec, int64_t columns,
+                          const std::vector<std::string>& names) {
+  auto trim = [](std::string t) {
+    t.erase(0, t.find_first_not_of(' '));
+    t.erase(t.find_last_not_of(' ') + 1);
+    return t;
+  };
+  auto column_of = [&](const std::string& cell) -> int64_t {
+    auto named = std::find(names.begin(), names.end(), cell);
+    if (named != names.end()) return named - names.begin();
+    size_t used = 0;
+    try {
+      long long index = std::stoll(cell, &used);
+      if (used == cell.size() && index >= 0 && index < columns) return index;
+    } catch (const std::exception&) {
+    }
+    refuse_groups("no column '" + cell + "' (give a column name or an index 0.." +
+           std::to_string(columns - 1) + ")");
+  };
+
+  std::vector<xai::FeatureGroup> groups;
+  std::stringstream all(spec);
+  std::string item;
+  while (std::getline(all, item, ';')) {
+    if (trim(item).empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || trim(item.substr(0, eq)).empty()) {
+      refuse_groups("'" + item + "' is not name=column,column,...");
+    }
+    xai::FeatureGroup group{trim(item.substr(0, eq)), {}};
+    std::stringstream cells(item.substr(eq + 1));
+    std::string cell;
+    while (std::getline(cells, cell, ',')) {
+      if (!trim(cell).empty()) group.columns.push_back(column_of(trim(cell)));
+    }
+    groups.push_back(std::move(group));
+  }
+  if (groups.empty()) refuse_groups("'" + spec + "' names no group");
+  return xai::Players::groups(columns, groups, names);
+}
+
+// The players of --groups, --patch or --mask for rows shaped `row_shape`.
+xai::Players make_players(const Args& a, c10::IntArrayRef row_shape,
+                          const std::vector<std::string>& names) {
+  if (!a.groups.empty()) {
+    if (row_shape.size() != 1) {
+      throw xai::InvalidArgument(
+          "invalid --groups: rows of shape " + c10::str(row_shape) +
+          " have no columns (use --patch or --mask for images)");
+    }
+    return parse_groups(a.groups, row_shape[0], names);
+  }
+  if (!a.patch.empty()) {
+    if (row_shape.size() < 2) {
+      throw xai::InvalidArgument(
+          "invalid --patch: rows of shape " + c10::str(row_shape) +
+          " are not images (use --groups for tabular rows)");
+    }
+    int64_t rank = static_cast<int64_t>(row_shape.size());
+    return xai::Players::grid(row_shape[rank - 2], row_shape[rank - 1],
+                              a.patch[0], a.patch[1]);
+  }
+  if (!a.mask.empty()) {
+    torch::Tensor mask = xai::load_npy(a.mask);
+    if (mask.is_floating_point()) {
+      if (!torch::equal(mask, mask.round())) {
+        throw xai::InvalidArgument("invalid --mask: " + a.mask +
+                                   " holds non-integer player ids");
+      }
+    }
+    return xai::Players(mask.to(torch::kInt64));
+  }
+  return {};
 }
 
 xai::ExplainerConfig make_config(const CLI::App& app, const Args& a,
@@ -176,6 +348,11 @@ xai::ExplainerConfig make_config(const CLI::App& app, const Args& a,
   c.seed = a.seed;
   c.strict = a.strict;
   c.ig_rule = a.rule;
+  c.players = make_players(a, input.x.sizes().slice(1), input.feature_names);
+  c.budget = a.budget;
+  c.max_players = a.max_players;
+  c.window = a.window;
+  c.stride = a.stride;
 
   if (!a.background.empty()) {
     c.background = xai::app::load_reference(a.background, a.label_column).x;
@@ -189,6 +366,16 @@ xai::ExplainerConfig make_config(const CLI::App& app, const Args& a,
 
   if (!a.baseline.empty()) {
     c.baseline = xai::app::load_reference(a.baseline, a.label_column).x;
+    if (a.method == "ablation" || a.method == "occlusion") {
+      if (c.baseline.size(0) != 1) {
+        throw xai::InvalidArgument(
+            "invalid --baseline: " + a.baseline + " has " +
+            std::to_string(c.baseline.size(0)) + " rows (--method " +
+            a.method + " takes one; use --background for several)");
+      }
+      c.background = c.baseline;
+      return c;
+    }
     bool per_row = c.baseline.size(0) == input.x.size(0);
     if (per_row && c.baseline.size(0) > 1 && !a.rows.empty()) {
       c.baseline = xai::app::slice_rows(
@@ -252,6 +439,16 @@ void run(const CLI::App& app, const Args& a) {
   xai::app::print_summary(std::cout, attribution, explainer->str(), labels);
   std::cout << "wrote " << a.out << "/explanation.json and " << a.out
             << "/values.npy\n";
+
+  for (const std::string& name : a.plots) {
+    xai::PlotKind kind = xai::plot_kind_from_string(name);
+    bool image = kind == xai::PlotKind::kImage;
+    xai::PlotData data = xai::plot_data_from_explanation(
+        a.out + "/explanation.json", image ? xai::kAllTargets : 0);
+    std::string path = a.out + "/" + name + ".png";
+    xai::plot(kind, data, {}, path);
+    std::cout << "wrote " << path << "\n";
+  }
 }
 
 }  // namespace

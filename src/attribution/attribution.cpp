@@ -4,6 +4,7 @@
 
 #include "xai/attribution/deeplift.h"
 #include "xai/attribution/gradients.h"
+#include "xai/attribution/shapley.h"
 #include "xai/error.h"
 
 namespace xai {
@@ -20,8 +21,9 @@ double max_relative_gap(const Attribution& a) {
 
 const std::vector<std::string>& method_names() {
   static const std::vector<std::string> names = {
-      "deepshap", "deeplift", "ig", "gradshap",
-      "saliency", "inputxgrad", "smoothgrad"};
+      "deepshap",   "deeplift",   "ig",         "gradshap",
+      "saliency",   "inputxgrad", "smoothgrad", "shapley",
+      "permutation", "kernelshap", "ablation",  "occlusion"};
   return names;
 }
 
@@ -79,6 +81,47 @@ std::unique_ptr<Explainer> make_explainer(const std::string& name,
     if (c.noise >= 0) o.noise = c.noise;
     o.seed = c.seed;
     return std::make_unique<SmoothGrad>(model, o);
+  }
+  if (name == "shapley") {
+    ExactShapleyOptions o;
+    o.background = need_background();
+    o.players = c.players;
+    if (c.max_players > 0) o.max_players = c.max_players;
+    if (c.max_batch > 0) o.max_batch = c.max_batch;
+    return std::make_unique<ExactShapley>(model, o);
+  }
+  if (name == "permutation") {
+    PermutationShapleyOptions o;
+    o.background = need_background();
+    o.players = c.players;
+    if (c.samples > 0) o.samples = c.samples;
+    o.seed = c.seed;
+    if (c.max_batch > 0) o.max_batch = c.max_batch;
+    return std::make_unique<PermutationShapley>(model, o);
+  }
+  if (name == "kernelshap") {
+    KernelShapOptions o;
+    o.background = need_background();
+    o.players = c.players;
+    o.budget = c.budget;
+    o.seed = c.seed;
+    if (c.max_batch > 0) o.max_batch = c.max_batch;
+    return std::make_unique<KernelShap>(model, o);
+  }
+  if (name == "ablation") {
+    FeatureAblationOptions o;
+    o.background = c.background;
+    o.players = c.players;
+    if (c.max_batch > 0) o.max_batch = c.max_batch;
+    return std::make_unique<FeatureAblation>(model, o);
+  }
+  if (name == "occlusion") {
+    OcclusionOptions o;
+    o.background = c.background;
+    if (!c.window.empty()) o.window = c.window;
+    o.stride = c.stride;
+    if (c.max_batch > 0) o.max_batch = c.max_batch;
+    return std::make_unique<Occlusion>(model, o);
   }
   std::string list;
   for (const auto& m : method_names()) list += (list.empty() ? "" : ", ") + m;

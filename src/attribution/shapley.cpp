@@ -366,7 +366,13 @@ PlayerAttribution run_players(
   torch::ScalarType dtype = result_dtype(model);
   a.values = per_element.reshape(shape).to(dtype);
   r.player_values = estimate.values.to(dtype);
-  if (estimate.errors.defined()) r.standard_errors = estimate.errors.to(dtype);
+  if (estimate.errors.defined()) {
+    r.standard_errors = estimate.errors.to(dtype);
+    a.standard_errors = (estimate.errors.index_select(2, element_players) /
+                         members.index_select(0, element_players))
+                            .reshape(shape)
+                            .to(dtype);
+  }
   for (int64_t p = 0; p < count; ++p) r.player_names.push_back(players.name(p));
   finish_outputs(a, batch, estimate.values.sum(2), dtype);
   a.seconds = watch.seconds();

@@ -26,6 +26,7 @@ using Json = nlohmann::ordered_json;
 // The tensors of an Attribution in the layout that is written.
 struct Layout {
   torch::Tensor values;  // [rows, ...S] or [rows, ...S, T]
+  torch::Tensor errors;  // like values; undefined without standard errors
   torch::Tensor targets, outputs, base_values, gap;  // [rows] or [rows, T]
   int64_t num_outputs = 0;
 };
@@ -111,7 +112,14 @@ Layout arrange(const Attribution& a, const ExplanationMeta& meta) {
            std::to_string(a.values.size(2)) + " features");
   }
 
+  if (a.standard_errors.defined() &&
+      a.standard_errors.sizes() != a.values.sizes()) {
+    refuse("standard_errors has shape " +
+           c10::str(a.standard_errors.sizes()) + ", expected " +
+           c10::str(a.values.sizes()));
+  }
   check_finite(a.values, "values");
+  check_finite(a.standard_errors, "standard_errors");
   check_finite(a.outputs, "outputs");
   check_finite(a.base_values, "base_values");
   check_finite(a.completeness_gap, "completeness_gap");
@@ -124,9 +132,14 @@ Layout arrange(const Attribution& a, const ExplanationMeta& meta) {
     torch::Tensor cpu = t.detach().to(torch::kCPU);
     return meta.all_targets ? cpu : cpu.select(1, 0);
   };
-  torch::Tensor values = a.values.detach().to(torch::kCPU);
-  layout.values = meta.all_targets ? values.movedim(1, -1).contiguous()
-                                   : values.select(1, 0).contiguous();
+  auto per_value = [&](const torch::Tensor& t) {
+    if (!t.defined()) return t;
+    torch::Tensor cpu = t.detach().to(torch::kCPU);
+    return meta.all_targets ? cpu.movedim(1, -1).contiguous()
+                            : cpu.select(1, 0).contiguous();
+  };
+  layout.values = per_value(a.values);
+  layout.errors = per_value(a.standard_errors);
   layout.targets = per_row(a.targets).to(torch::kInt64);
   layout.outputs = per_row(a.outputs);
   layout.base_values = per_row(a.base_values);
@@ -263,6 +276,7 @@ std::string json_text(const Attribution& a, const ExplanationMeta& meta,
   j["base_values"] = to_json(layout.base_values);
   j["completeness_gap"] = to_json(layout.gap);
   j["values"] = to_json(layout.values);
+  j["standard_errors"] = to_json(layout.errors);
   j["data"] = to_json(meta.data);
   return dump(j);
 }

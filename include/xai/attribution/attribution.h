@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "xai/attribution/players.h"
 #include "xai/model.h"
 
 namespace xai {
@@ -28,6 +29,10 @@ struct Attribution {
   // Sum of values minus (outputs - base_values), float [rows, targets].
   // Undefined for methods without a completeness property (saliency...).
   torch::Tensor completeness_gap;
+  // Standard error of each value, float [rows, targets, ...input row
+  // shape], for methods that estimate by sampling and measure their spread
+  // (permutation sampling); undefined otherwise.
+  torch::Tensor standard_errors;
 
   int64_t model_evaluations = 0;  // input rows pushed through the model
   int64_t forward_passes = 0;     // batched forward passes run
@@ -54,23 +59,37 @@ class Explainer {
 // Settings the command line passes to make_explainer(); each method reads the
 // ones it needs and documents its defaults in its own options struct.
 struct ExplainerConfig {
-  torch::Tensor background;  // [k, ...] reference rows (deepshap, gradshap)
+  // [k, ...] reference rows (deepshap, gradshap, shapley, permutation,
+  // kernelshap; ablation and occlusion, where undefined means zeros).
+  torch::Tensor background;
   torch::Tensor baseline;    // [1, ...] or [rows, ...] (deeplift, ig)
   int64_t max_batch = 0;     // 0: the method's default
   int64_t steps = 0;         // ig: 0 for its default
-  int64_t samples = 0;       // gradshap, smoothgrad: 0 for the default
+  // gradshap, smoothgrad: samples per row; permutation: antithetic pairs;
+  // 0 for the default.
+  int64_t samples = 0;
   double noise = -1.0;       // gradshap, smoothgrad: < 0 for the default
   uint64_t seed = 0;
   bool strict = false;
   std::string ig_rule;       // "gauss-legendre" or "riemann"; empty: default
+  // shapley, permutation, kernelshap, ablation: the players (default: each
+  // element its own).
+  Players players;
+  int64_t budget = 0;       // kernelshap: 0 for 2 * players + 2048
+  int64_t max_players = 0;  // shapley: 0 for its default
+  // occlusion: window sizes and steps; empty for the defaults.
+  std::vector<int64_t> window;
+  std::vector<int64_t> stride;
 };
 
 // Names accepted by make_explainer().
 const std::vector<std::string>& method_names();
 
 // Builds the method called `name` ("deepshap", "deeplift", "ig",
-// "gradshap", "saliency", "inputxgrad", "smoothgrad"). Throws
-// InvalidArgument for an unknown name or a missing background.
+// "gradshap", "saliency", "inputxgrad", "smoothgrad", "shapley",
+// "permutation", "kernelshap", "ablation", "occlusion"). Throws
+// InvalidArgument for an unknown name or a missing background, and as the
+// method's constructor does.
 std::unique_ptr<Explainer> make_explainer(const std::string& name,
                                           const Model& model,
                                           const ExplainerConfig& config);

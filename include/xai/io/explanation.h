@@ -44,7 +44,8 @@ struct ExplanationMeta {
 // output_names, timings {attribution_seconds, total_seconds,
 // model_evaluations, forward_passes, backward_passes},
 // max_abs_completeness_gap, targets, outputs, base_values, completeness_gap,
-// values and data (nested lists; null when undefined). Doubles round-trip.
+// values, standard_errors (laid out like values) and data (nested lists;
+// null when undefined). Doubles round-trip.
 //
 // Throws InvalidArgument when the tensors disagree in shape, a target is out
 // of range, or any value is NaN or infinite.
