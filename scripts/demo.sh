@@ -2,8 +2,10 @@
 # Builds the apps (installing what is missing) and explains the bundled
 # models with DeepSHAP:
 #   out/breast_cancer/  all 569 rows of the breast-cancer data, against 100
-#                       background rows drawn from the same file
-#   out/mnist_digit/    one test digit, against 50 test digits
+#                       background rows drawn from the same file, with a
+#                       beeswarm summary and the waterfall of row 0
+#   out/mnist_digit/    one test digit, against 50 test digits, with its
+#                       heat map
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,7 @@ echo "== Breast cancer MLP: DeepSHAP on all 569 rows, 100 background rows"
 build/xai-attribute --model models/breast_cancer_mlp.pt \
   --input models/data/breast_cancer.csv --label-column target \
   --method deepshap --background-rows 100 --seed 0 --target pred \
-  --out out/breast_cancer
+  --plot beeswarm,waterfall --out out/breast_cancer
 
 echo
 echo "== MNIST CNN: DeepSHAP on test digit 0 (label 8), 50 background digits"
@@ -22,4 +24,4 @@ build/xai-attribute --model models/mnist_cnn.pt \
   --input models/data/mnist_png/digit_0_label8.png \
   --method deepshap --background models/data/mnist_test_images.npy \
   --background-rows 50 --seed 0 --target pred \
-  --out out/mnist_digit
+  --plot image --out out/mnist_digit

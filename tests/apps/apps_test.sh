@@ -3,12 +3,13 @@
 # breast-cancer model, and bad inputs with their documented exit codes and
 # messages, leaving no output behind.
 #
-# Usage: apps_test.sh XAI_ATTRIBUTE XAI_INSPECT SOURCE_DIR
+# Usage: apps_test.sh XAI_ATTRIBUTE XAI_INSPECT XAI_PLOT SOURCE_DIR
 set -uo pipefail
 
 attribute=$1
 inspect=$2
-source_dir=$3
+plot=$3
+source_dir=$4
 
 model=$source_dir/models/breast_cancer_mlp.pt
 csv=$source_dir/models/data/breast_cancer.csv
@@ -79,6 +80,76 @@ expect "saliency on 5 rows" 0 "no completeness property" \
 
 expect "inspect" 0 "0 unsupported" "$inspect" --model "$model"
 
+# KernelSHAP with plots: complete, PNG files beside the explanation.
+out=$tmp/kernelshap
+expect "kernelshap with plots" 0 "wrote $out/waterfall.png" \
+  "$attribute" -q --model "$model" --input "$csv" --label-column target \
+  --method kernelshap --background-rows 10 --rows 0:4 \
+  --plot beeswarm,waterfall --out "$out"
+python3 - "$out" <<'PY' || fail "kernelshap with plots: bad output files"
+import json, sys
+out = sys.argv[1]
+j = json.load(open(out + "/explanation.json"))
+assert j["method"] == "kernelshap" and j["shape"] == [4, 30], j["shape"]
+assert j["max_abs_completeness_gap"] < 1e-5, j["max_abs_completeness_gap"]
+assert j["standard_errors"] is None
+for name in ("beeswarm", "waterfall"):
+    assert open(out + "/" + name + ".png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+PY
+
+# Exact Shapley over the ten measurements, each a group of three columns
+# (its mean, its standard error and its worst value).
+groups=""
+for m in radius texture perimeter area smoothness compactness concavity \
+  "concave points" symmetry "fractal dimension"; do
+  groups+="$m=mean $m,$m error,worst $m;"
+done
+out=$tmp/shapley
+expect "shapley over ten groups" 0 "ExactShapley(background=10, players=10" \
+  "$attribute" -q --model "$model" --input "$csv" --label-column target \
+  --method shapley --background-rows 10 --rows 0:3 --groups "$groups" \
+  --out "$out"
+python3 - "$out" <<'PY' || fail "shapley over ten groups: bad values"
+import json, sys
+j = json.load(open(sys.argv[1] + "/explanation.json"))
+assert j["max_abs_completeness_gap"] < 1e-5, j["max_abs_completeness_gap"]
+names = j["feature_names"]
+for row in j["values"]:
+    # The three columns of a group share its value equally.
+    for m in ("radius", "concave points"):
+        a, b, c = (row[names.index(n)] for n in
+                   ("mean " + m, m + " error", "worst " + m))
+        assert abs(a - b) < 1e-7 and abs(a - c) < 1e-7, (m, a, b, c)
+PY
+
+# Permutation sampling reports standard errors.
+out=$tmp/permutation
+expect "permutation" 0 "standard error of the values" \
+  "$attribute" -q --model "$model" --input "$csv" --label-column target \
+  --method permutation --samples 4 --background-rows 5 --rows 0:2 \
+  --out "$out"
+python3 - "$out" <<'PY' || fail "permutation: no standard errors"
+import json, sys
+j = json.load(open(sys.argv[1] + "/explanation.json"))
+se = j["standard_errors"]
+assert len(se) == 2 and len(se[0]) == 30 and max(se[0]) > 0, se
+PY
+
+# xai-plot draws an explanation as SVG with the feature names as text.
+expect "xai-plot beeswarm svg" 0 "wrote $tmp/beeswarm.svg" \
+  "$plot" "$tmp/kernelshap/explanation.json" --kind beeswarm \
+  --out "$tmp/beeswarm.svg"
+grep -qF ">worst concave points<" "$tmp/beeswarm.svg" ||
+  fail "xai-plot beeswarm svg: no feature name as text"
+expect "xai-plot unknown kind" 2 "--kind: violin not in" \
+  "$plot" "$tmp/kernelshap/explanation.json" --kind violin \
+  --out "$tmp/violin.png"
+expect "xai-plot missing explanation" 4 "$tmp/none.json" \
+  "$plot" "$tmp/none.json" --kind bar --out "$tmp/bar.png"
+expect "xai-plot jpg" 3 "unsupported format (use .png or .svg)" \
+  "$plot" "$tmp/kernelshap/explanation.json" --kind bar --out "$tmp/bar.jpg"
+no_output "xai-plot jpg" "$tmp/bar.jpg"
+
 # Bad inputs.
 out=$tmp/refused
 expect "missing model" 4 "cannot load model $tmp/none.pt: no such file" \
@@ -99,8 +170,8 @@ expect "non-numeric CSV cell" 3 \
 no_output "non-numeric CSV cell" "$out"
 
 # An unknown method is a bad command line: exit 2.
-expect "unknown method" 2 "--method: shapley not in" \
-  "$attribute" --model "$model" --input "$csv" --method shapley --out "$out"
+expect "unknown method" 2 "--method: lime not in" \
+  "$attribute" --model "$model" --input "$csv" --method lime --out "$out"
 no_output "unknown method" "$out"
 
 expect "max-batch 0" 3 "invalid --max-batch: 0 (must be >= 1)" \
@@ -118,6 +189,46 @@ expect "deepshap without background" 2 \
   "--method deepshap needs --background FILE or --background-rows N" \
   "$attribute" --model "$model" --input "$csv" --label-column target \
   --method deepshap --out "$out"
+
+# Bad players and backgrounds for the model-agnostic methods.
+expect "too many players for exact Shapley" 3 \
+  "cannot run exact Shapley on 30 players: more than max_players 20" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method shapley --background-rows 5 --out "$out"
+no_output "too many players" "$out"
+
+# A mask of five players for rows of thirty features (.npy written by hand).
+python3 - "$tmp/mask5.npy" <<'PY'
+import struct, sys
+header = "{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }"
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)))
+    f.write(header.encode("latin1") + struct.pack("<5q", 0, 1, 2, 3, 4))
+PY
+expect "mask of the wrong shape" 3 \
+  "invalid players: mask shape [5] (must be the input row shape [30]" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method kernelshap --background-rows 5 --mask "$tmp/mask5.npy" \
+  --out "$out"
+no_output "mask of the wrong shape" "$out"
+
+head -1 "$csv" >"$tmp/header_only.csv"
+expect "empty background" 3 \
+  "cannot load $tmp/header_only.csv: no data rows after the header" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method kernelshap --background "$tmp/header_only.csv" --out "$out"
+no_output "empty background" "$out"
+
+expect "unknown column in --groups" 3 \
+  "invalid --groups: no column 'nope' (give a column name or an index 0..29)" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method kernelshap --background-rows 5 --groups "a=nope" --out "$out"
+
+expect "--groups with a gradient method" 2 \
+  "--groups does not apply to --method ig" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method ig --groups "a=1" --out "$out"
 
 # A path below a regular file cannot be created, even by root.
 touch "$tmp/file"
