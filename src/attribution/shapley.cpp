@@ -195,36 +195,45 @@ class Game {
   // v for each item i = (rows[i], keep[i]): `rows` int64 [K], `keep` bool
   // [K, P] (true: the player takes x's values). Returns float64 [K, T] on
   // the CPU.
+  //
+  // A pass holds whole items against every background row (or, when the
+  // background alone exceeds max_batch, one item against a slice of it), so
+  // the model rows of an item stay together and average in place.
   torch::Tensor values(const torch::Tensor& rows, const torch::Tensor& keep) {
     torch::NoGradGuard no_grad;
     torch::Device device = x_.device();
     torch::Tensor item_rows = rows.to(device);
-    torch::Tensor item_keep = keep.to(device);
+    torch::Tensor kept =
+        keep.to(device).index_select(1, element_players_).unsqueeze(1);
+    torch::Tensor item_targets = batch_.targets.index_select(0, item_rows);
     int64_t k = background_rows();
     int64_t items = item_rows.size(0);
-    auto index_opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
     torch::Tensor sum = torch::zeros(
-        {items, targets()}, index_opts.dtype(torch::kFloat64));
+        {items, targets()},
+        torch::TensorOptions().dtype(torch::kFloat64).device(device));
 
-    // Model row r stands for item r / k against background row r % k.
-    detail::for_each_chunk(items * k, max_batch_, [&](int64_t b, int64_t e) {
-      torch::Tensor r = torch::arange(b, e, index_opts);
-      torch::Tensor item = r.div(k, "floor");
-      torch::Tensor reference = r - item * k;
-      torch::Tensor row = item_rows.index_select(0, item);
-      torch::Tensor kept = item_keep.index_select(0, item)
-                               .index_select(1, element_players_);
-      torch::Tensor in = torch::where(kept, x_.index_select(0, row),
-                                      background_.index_select(0, reference));
-      std::vector<int64_t> shape = row_shape_;
-      shape.insert(shape.begin(), e - b);
-      torch::Tensor out = model_.forward(in.view(shape));
-      torch::Tensor picked =
-          out.gather(1, batch_.targets.index_select(0, row));
-      sum.index_add_(0, item, picked.to(torch::kFloat64));
-      a_.forward_passes += 1;
-      a_.model_evaluations += e - b;
-    });
+    int64_t per_pass = std::max<int64_t>(1, max_batch_ / k);
+    int64_t span = std::min(k, max_batch_);
+    for (int64_t i = 0; i < items; i += per_pass) {
+      int64_t j = std::min(items, i + per_pass);
+      torch::Tensor x =
+          x_.index_select(0, item_rows.slice(0, i, j)).unsqueeze(1);
+      for (int64_t b = 0; b < k; b += span) {
+        int64_t e = std::min(k, b + span);
+        // [j - i, e - b, n]: x where kept, else the background row.
+        torch::Tensor in = torch::where(kept.slice(0, i, j), x,
+                                        background_.slice(0, b, e).unsqueeze(0));
+        std::vector<int64_t> shape = row_shape_;
+        shape.insert(shape.begin(), (j - i) * (e - b));
+        torch::Tensor out =
+            model_.forward(in.view(shape)).view({j - i, e - b, -1});
+        torch::Tensor index = item_targets.slice(0, i, j).unsqueeze(1).expand(
+            {j - i, e - b, targets()});
+        sum.slice(0, i, j) += out.gather(2, index).to(torch::kFloat64).sum(1);
+        a_.forward_passes += 1;
+        a_.model_evaluations += (j - i) * (e - b);
+      }
+    }
     return (sum / static_cast<double>(k)).cpu();
   }
 
