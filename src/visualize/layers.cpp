@@ -297,7 +297,7 @@ std::shared_ptr<torch::jit::GraphFunction> LayerGraph::function(
   }
   torch::jit::EliminateDeadCode(g);
   auto fn = std::make_shared<torch::jit::GraphFunction>(
-      "xai_layers", g, nullptr);
+      "xai_layers", g, nullptr, torch::jit::ExecutorExecutionMode::SIMPLE);
   cache_[key] = fn;
   return fn;
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <random>
@@ -102,10 +103,18 @@ Visualizer::Visualizer(const Model& model, std::vector<Objective> objectives,
   try {
     torch::NoGradGuard no_grad;
     outs = reader_->forward(to_model(probe));
-  } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    bad("input shape", shape_str(row_shape_),
-        "the model rejects it: " + why.substr(0, why.find('\n')));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // The interpreter's reason is its message's last line.
+    std::string why = e.what();
+    while (!why.empty() && std::isspace(static_cast<unsigned char>(
+                               why.back()))) {
+      why.pop_back();
+    }
+    why = why.substr(why.find_last_of('\n') + 1);
+    if (why.rfind("RuntimeError: ", 0) == 0) why = why.substr(14);
+    bad("input shape", shape_str(row_shape_), "the model rejects it: " + why);
   }
   std::map<std::string, std::vector<int64_t>> shapes;
   shapes["output"] = outs[0].sizes().vec();
