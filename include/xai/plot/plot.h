@@ -24,8 +24,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace xai {
@@ -132,6 +134,28 @@ void plot_waterfall(const PlotData& data, const PlotOptions& options,
 // opaque at the clip value (options.clip_percentile). A colour bar with the
 // scale's numbers runs along the bottom.
 void plot_image(const PlotData& data, const PlotOptions& options,
+                const std::string& path);
+
+// Named series of y values over shared x values, such as accuracy
+// against eps.
+struct CurveData {
+  std::vector<double> x;
+  // One (name, y values) pair per series; each holds one y per x.
+  std::vector<std::pair<std::string, std::vector<double>>> series;
+  std::string x_label;
+  std::string y_label;
+  std::string title;  // may be empty
+  // A fixed y range, widened to fit the data; NaN (the default) fits the
+  // data alone.
+  double y_lo = std::nan("");
+  double y_hi = std::nan("");
+};
+
+// Each series as a line with a dot per point, in its own colour, with a
+// legend, horizontal guides and both axes' numbers. options.width sets the
+// width; height 0 means 0.62 of it. Needs at least one point and one
+// series, and finite values.
+void plot_curve(const CurveData& data, const PlotOptions& options,
                 const std::string& path);
 
 enum class PlotKind { kBeeswarm, kBar, kWaterfall, kImage };
