@@ -137,3 +137,14 @@ class Visualizer {
 };
 
 }  // namespace xai
+
+namespace xai {
+
+// The PNG file bytes of `images` [n, channels, h, w] laid out as a grid of
+// `columns` columns, values mapped from [lo, hi] to 0..255 (gray for one
+// channel, RGB for three, the channel mean otherwise), with a 2-pixel
+// white gap between cells. Throws InvalidArgument for another rank.
+std::string png_grid(const torch::Tensor& images, int64_t columns, double lo,
+                     double hi);
+
+}  // namespace xai
