@@ -25,3 +25,14 @@ build/xai-attribute --model models/mnist_cnn.pt \
   --method deepshap --background models/data/mnist_test_images.npy \
   --background-rows 50 --seed 0 --target pred \
   --plot image --out out/mnist_digit
+
+echo
+echo "== MNIST CNN: activation maximization of four conv2 channels and the"
+echo "   ten class logits, one grid (out/mnist_visualize/grid.png)"
+build/xai-visualize --model models/mnist_cnn.pt --input-shape 1,28,28 \
+  --objective conv2:0 --objective conv2:1 --objective conv2:2 \
+  --objective conv2:3 --objective logit:0 --objective logit:1 \
+  --objective logit:2 --objective logit:3 --objective logit:4 \
+  --objective logit:5 --objective logit:6 --objective logit:7 \
+  --objective logit:8 --objective logit:9 --steps 64 --seed 0 \
+  --data models/data/mnist_test_images.npy --out out/mnist_visualize
