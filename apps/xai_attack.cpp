@@ -61,8 +61,8 @@ eps is in input units, in the --norm of the attack (cw and pgd-l2: l2).
 Bounds: [0, 1] for images, else each feature's min and max over the input
 file, unless --bounds LO,HI. --mean/--std (one value per channel) put the
 normalization in front of the model, so eps stays in input units.
-Labels: --labels FILE (.npy or one integer per line) or --label-column of
-a CSV input; one per input row.
+Labels: --labels FILE (.npy, or .csv with one integer per line) or
+--label-column of a CSV input; one per input row.
 
 Examples:
   xai-attack --model models/mnist_cnn.pt \
@@ -121,12 +121,13 @@ void add_options(CLI::App& app, Args& a) {
 // Checks the options before anything is loaded.
 void validate(const CLI::App& app, const Args& a) {
   if (a.labels.empty() == a.label_column.empty()) {
-    xai::app::usage_error("give the true labels with exactly one of "
-                          "--labels FILE and --label-column NAME");
+    xai::app::usage_error(
+        "give the true labels with exactly one of "
+        "--labels FILE and --label-column NAME");
   }
   for (double e : a.eps) {
     if (!(std::isfinite(e) && e >= 0)) {
-      throw xai::InvalidArgument("invalid --eps: " + std::to_string(e) +
+      throw xai::InvalidArgument("invalid --eps: " + fmt::format("{}", e) +
                                  " (must be >= 0 and finite)");
     }
   }
@@ -140,8 +141,9 @@ void validate(const CLI::App& app, const Args& a) {
   }
   if (app.count("--step-size") > 0 &&
       !(std::isfinite(a.step_size) && a.step_size > 0)) {
-    throw xai::InvalidArgument("invalid --step-size: " +
-                               std::to_string(a.step_size) + " (must be > 0)");
+    throw xai::InvalidArgument(
+        "invalid --step-size: " + fmt::format("{}", a.step_size) +
+        " (must be > 0)");
   }
   if (a.images < 0) {
     throw xai::InvalidArgument("invalid --images: " + std::to_string(a.images) +
@@ -149,12 +151,13 @@ void validate(const CLI::App& app, const Args& a) {
   }
   if (!a.bounds.empty() && a.bounds[0] > a.bounds[1]) {
     throw xai::InvalidArgument("invalid --bounds: lo " +
-                               std::to_string(a.bounds[0]) + " > hi " +
-                               std::to_string(a.bounds[1]));
+                               fmt::format("{}", a.bounds[0]) + " > hi " +
+                               fmt::format("{}", a.bounds[1]));
   }
   if ((a.attack == "cw" || a.attack == "pgd-l2") && a.norm == "linf" &&
       app.count("--norm") > 0) {
-    xai::app::usage_error("--attack " + a.attack + " is an L2 attack; drop "
+    xai::app::usage_error("--attack " + a.attack +
+                          " is an L2 attack; drop "
                           "--norm linf");
   }
   xai::Targeting::parse(a.targeted);
@@ -165,8 +168,8 @@ void validate(const CLI::App& app, const Args& a) {
 
 // The input rows, keeping float64 .npy files in float64.
 xai::Dataset load_input(const Args& a) {
-  bool npy = a.input.size() > 4 &&
-             a.input.compare(a.input.size() - 4, 4, ".npy") == 0;
+  bool npy =
+      a.input.size() > 4 && a.input.compare(a.input.size() - 4, 4, ".npy") == 0;
   if (!npy) {
     xai::LoadOptions load;
     load.label_column = a.label_column;
@@ -246,7 +249,8 @@ void run(const CLI::App& app, const Args& a) {
     if (a.attack != "fgsm" && eps > 0) {
       xai::AttackConfig weak = config;
       weak.threat = attack->threat();
-      if (weak.threat.targeting.targeted() == config.threat.targeting.targeted()) {
+      if (weak.threat.targeting.targeted() ==
+          config.threat.targeting.targeted()) {
         xai::AttackResult fgsm =
             xai::make_attack("fgsm", model, weak)->run(x, labels);
         std::string note =
@@ -281,14 +285,13 @@ void run(const CLI::App& app, const Args& a) {
   for (const auto& run : runs) {
     xai::RobustnessNumbers n = xai::robustness_numbers(x, run.result);
     table.push_back({fixed(run.eps, 3), fixed(n.robust_accuracy),
-                     fixed(n.success_rate),
-                     fixed(n.successful.l2.median),
+                     fixed(n.success_rate), fixed(n.successful.l2.median),
                      fixed(n.successful.linf.median),
                      fixed(run.result.seconds, 2)});
   }
   xai::app::print_table(std::cout,
-                        {"eps", "robust accuracy", "success rate",
-                         "median l2", "median linf", "seconds"},
+                        {"eps", "robust accuracy", "success rate", "median l2",
+                         "median linf", "seconds"},
                         table, {true, true, true, true, true, true});
   if (runs.size() == 1 && first.stages.size() > 1) {
     std::cout << "accuracy after each stage:";

@@ -61,8 +61,8 @@ const std::vector<MethodOption>& method_options() {
   static const std::vector<std::string> background = {
       "deepshap",   "gradshap", "shapley",  "permutation",
       "kernelshap", "ablation", "occlusion"};
-  static const std::vector<std::string> players = {
-      "shapley", "permutation", "kernelshap", "ablation"};
+  static const std::vector<std::string> players = {"shapley", "permutation",
+                                                   "kernelshap", "ablation"};
   static const std::vector<MethodOption> options = {
       {"--background", background},
       {"--background-rows", background},
@@ -146,8 +146,7 @@ void add_options(CLI::App& app, Args& a) {
                  "kernelshap, ablation or occlusion")
       ->required()
       ->check(CLI::IsMember(xai::method_names()).description(""));
-  app.add_option("--background", a.background,
-                 "Reference rows (see below)");
+  app.add_option("--background", a.background, "Reference rows (see below)");
   app.add_option("--background-rows", a.background_rows,
                  "Draw this many background rows (see below)");
   app.add_option("--baseline", a.baseline,
@@ -177,7 +176,8 @@ void add_options(CLI::App& app, Args& a) {
                "deepshap, deeplift: refuse ops without a rule");
   app.add_option("--rows", a.rows,
                  "Explain rows A..B-1 only (A:B, A:, :B; from 0)");
-  app.add_option("--groups", a.groups, "Named groups of CSV columns as players");
+  app.add_option("--groups", a.groups,
+                 "Named groups of CSV columns as players");
   app.add_option("--patch", a.patch, "Image patches H,W as players")
       ->delimiter(',')
       ->expected(2);
@@ -243,8 +243,8 @@ void validate(const CLI::App& app, const Args& a) {
   require_positive(app, "--background-rows", a.background_rows);
   require_positive(app, "--max-players", a.max_players);
   if (app.count("--budget") > 0 && a.budget < 0) {
-    throw xai::InvalidArgument("invalid --budget: " +
-                               std::to_string(a.budget) + " (must be >= 0)");
+    throw xai::InvalidArgument("invalid --budget: " + std::to_string(a.budget) +
+                               " (must be >= 0)");
   }
   for (int64_t size : a.patch) require_positive(app, "--patch", size);
   if (app.count("--noise") > 0 && !(std::isfinite(a.noise) && a.noise >= 0)) {
@@ -279,8 +279,9 @@ xai::Players parse_groups(const std::string& spec, int64_t columns,
       if (used == cell.size() && index >= 0 && index < columns) return index;
     } catch (const std::exception&) {
     }
-    refuse_groups("no column '" + cell + "' (give a column name or an index 0.." +
-           std::to_string(columns - 1) + ")");
+    refuse_groups("no column '" + cell +
+                  "' (give a column name or an index 0.." +
+                  std::to_string(columns - 1) + ")");
   };
 
   std::vector<xai::FeatureGroup> groups;
@@ -370,8 +371,8 @@ xai::ExplainerConfig make_config(const CLI::App& app, const Args& a,
       if (c.baseline.size(0) != 1) {
         throw xai::InvalidArgument(
             "invalid --baseline: " + a.baseline + " has " +
-            std::to_string(c.baseline.size(0)) + " rows (--method " +
-            a.method + " takes one; use --background for several)");
+            std::to_string(c.baseline.size(0)) + " rows (--method " + a.method +
+            " takes one; use --background for several)");
       }
       c.background = c.baseline;
       return c;

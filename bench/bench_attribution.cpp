@@ -134,8 +134,7 @@ int main(int argc, char** argv) {
 
   std::vector<Case> cases;
   auto deepshap = [=](std::function<xai::Model()> load,
-                      std::function<torch::Tensor()> data, long rows,
-                      long bg) {
+                      std::function<torch::Tensor()> data, long rows, long bg) {
     return [=]() {
       xai::Model m = load();
       auto all = data();
@@ -197,8 +196,8 @@ int main(int argc, char** argv) {
   };
   xai::Players twelve_columns(torch::arange(30, torch::kInt64) % 12);
   xai::Players twelve_patches = xai::Players::grid(28, 28, 7, 10);
-  cases.push_back({"breast_cancer kernelshap bg=100 (20 rows)",
-                   kernelshap(20)});
+  cases.push_back(
+      {"breast_cancer kernelshap bg=100 (20 rows)", kernelshap(20)});
   cases.push_back({"breast_cancer shapley 12 groups bg=100 (5 rows)",
                    exact(tabular, breast, twelve_columns, 5, 100, 3)});
   cases.push_back({"mnist_cnn shapley 12 patches bg=10 (1 digit)",
@@ -207,18 +206,21 @@ int main(int argc, char** argv) {
   cases.push_back({"breast_cancer deepshap bg=100 (569 rows)",
                    deepshap(tabular, breast, 569, 100)});
   cases.push_back({"breast_cancer deepshap bg=1000 (569 rows)",
-                   deepshap(tabular, [breast]() {
-                     return breast().repeat({2, 1});
-                   }, 569, 1000)});
-  cases.push_back({"breast_cancer ig steps=50 (569 rows)",
-                   ig(tabular, breast, 569)});
+                   deepshap(
+                       tabular,
+                       [breast]() {
+                         return breast().repeat({2, 1});
+                       },
+                       569, 1000)});
+  cases.push_back(
+      {"breast_cancer ig steps=50 (569 rows)", ig(tabular, breast, 569)});
   cases.push_back({"breast_cancer gradshap samples=50 (569 rows)",
                    gradshap(tabular, breast, 569)});
   cases.push_back({"mnist_cnn deepshap bg=100 (20 digits)",
                    deepshap(cnn, digits, 20, 100)});
   cases.push_back({"mnist_cnn ig steps=50 (20 digits)", ig(cnn, digits, 20)});
-  cases.push_back({"mnist_cnn gradshap samples=50 (20 digits)",
-                   gradshap(cnn, digits, 20)});
+  cases.push_back(
+      {"mnist_cnn gradshap samples=50 (20 digits)", gradshap(cnn, digits, 20)});
 
   std::printf("%-48s %9s %9s %9s %6s %9s\n", "case", "time s", "evals",
               "floor s", "ratio", "peak MiB");

@@ -50,8 +50,8 @@ std::string Apgd::name() const {
 }
 
 std::string Apgd::str() const {
-  return "Apgd(" + threat_str() + ", loss=" +
-         (options_.loss == ApgdLoss::kDlr ? "dlr" : "ce") +
+  return "Apgd(" + threat_str() +
+         ", loss=" + (options_.loss == ApgdLoss::kDlr ? "dlr" : "ce") +
          ", steps=" + std::to_string(options_.steps) +
          ", restarts=" + std::to_string(options_.restarts) + ")";
 }
@@ -66,10 +66,10 @@ torch::Tensor Apgd::attack_chunk(Problem& p, const torch::Tensor& x,
     int64_t classes = p.predict(x.slice(0, 0, 1)).size(1);
     int64_t need = t.ge(0).any().item<bool>() ? 4 : 3;
     if (classes < need) {
-      throw InvalidArgument(
-          "cannot run apgd-dlr: the model has " + std::to_string(classes) +
-          " outputs (the DLR loss needs " + std::to_string(need) +
-          " or more; use apgd-ce)");
+      throw InvalidArgument("cannot run apgd-dlr: the model has " +
+                            std::to_string(classes) +
+                            " outputs (the DLR loss needs " +
+                            std::to_string(need) + " or more; use apgd-ce)");
     }
   }
   detail::BestIterate total(x);
@@ -140,16 +140,15 @@ AutoAttack::AutoAttack(Model model, ThreatModel threat,
     : Attack(std::move(model), std::move(threat)), options_(options) {
   if (options_.steps < 1 || options_.target_classes < 0) {
     throw InvalidArgument("invalid options: steps " +
-                          std::to_string(options_.steps) +
-                          ", target_classes " +
+                          std::to_string(options_.steps) + ", target_classes " +
                           std::to_string(options_.target_classes) +
                           " (steps must be >= 1, target_classes >= 0)");
   }
 }
 
 std::string AutoAttack::str() const {
-  return "AutoAttack(" + threat_str() + ", steps=" +
-         std::to_string(options_.steps) +
+  return "AutoAttack(" + threat_str() +
+         ", steps=" + std::to_string(options_.steps) +
          ", target_classes=" + std::to_string(options_.target_classes) + ")";
 }
 
@@ -172,8 +171,8 @@ AttackResult AutoAttack::run(const torch::Tensor& x,
     torch::NoGradGuard no_grad;
     ThreatModel probe = threat_;
     detail::Problem p(model_, probe, x.sizes().slice(1));
-    classes = p.predict(x.slice(0, 0, 1).to(model_.device(), model_.dtype()))
-                  .size(1);
+    classes =
+        p.predict(x.slice(0, 0, 1).to(model_.device(), model_.dtype())).size(1);
   }
 
   // Each later stage attacks only the rows every earlier one failed on.
@@ -219,9 +218,9 @@ AttackResult AutoAttack::run(const torch::Tensor& x,
       stage("apgd-t rank " + std::to_string(k), aimed);
     }
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count();
+  r.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   spdlog::info("auto: robust accuracy {:.4f} after {} stages, {:.3f} s",
                r.robust_accuracy(), r.stages.size(), r.seconds);
   return r;

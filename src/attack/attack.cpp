@@ -71,10 +71,10 @@ void check_inside(const torch::Tensor& x, const torch::Tensor& lo,
   double value = x64[row].flatten()[at].item<double>();
   double low = l.expand_as(x64)[row].flatten()[at].item<double>();
   double high = h.expand_as(x64)[row].flatten()[at].item<double>();
-  refuse_input("row " + std::to_string(row) + " lies outside the bounds: " +
-               "element " + std::to_string(at) + " is " + number(value) +
-               ", bounds [" + number(low) + ", " + number(high) +
-               "] (give other bounds, or rescale the input)");
+  refuse_input("row " + std::to_string(row) +
+               " lies outside the bounds: " + "element " + std::to_string(at) +
+               " is " + number(value) + ", bounds [" + number(low) + ", " +
+               number(high) + "] (give other bounds, or rescale the input)");
 }
 
 // Warns when the outputs look like probabilities or change between passes.
@@ -85,19 +85,23 @@ void check_outputs(detail::Problem& p, const torch::Tensor& x,
                        z64.le(1).all().item<bool>() &&
                        (z64.sum(1) - 1).abs().max().item<double>() < 1e-3;
   if (probabilities) {
-    p.warn("the model's outputs look like probabilities (each row sums to "
-           "1): losses of probabilities are flat where the model is "
-           "confident, so attacks are weak; export the model without its "
-           "final softmax");
+    p.warn(
+        "the model's outputs look like probabilities (each row sums to "
+        "1): losses of probabilities are flat where the model is "
+        "confident, so attacks are weak; export the model without its "
+        "final softmax");
   }
   int64_t n = std::min<int64_t>(x.size(0), 16);
   torch::Tensor again = p.predict(x.slice(0, 0, n)).to(torch::kFloat64);
   double diff = (again - z64.slice(0, 0, n)).abs().max().item<double>();
   double scale = std::max(1.0, z64.abs().max().item<double>());
   if (diff > 1e-5 * scale) {
-    p.warn("the model's outputs differ between two passes on the same input "
-           "(by up to " + number(diff) + "): it is random, so an attack and "
-           "its evaluation may disagree");
+    p.warn(
+        "the model's outputs differ between two passes on the same input "
+        "(by up to " +
+        number(diff) +
+        "): it is random, so an attack and "
+        "its evaluation may disagree");
   }
 }
 
@@ -110,19 +114,19 @@ torch::Tensor choose_targets(const Targeting& t, const torch::Tensor& y,
       return torch::full_like(y, -1);
     case Targeting::Kind::kLabel:
       if (t.label >= classes) {
-        throw InvalidArgument("invalid target label: " +
-                              std::to_string(t.label) + " (the model has " +
-                              std::to_string(classes) + " outputs: 0.." +
-                              std::to_string(classes - 1) + ")");
+        throw InvalidArgument(
+            "invalid target label: " + std::to_string(t.label) +
+            " (the model has " + std::to_string(classes) + " outputs: 0.." +
+            std::to_string(classes - 1) + ")");
       }
       return torch::full_like(y, t.label);
     case Targeting::Kind::kRandom: {
       if (classes < 2) {
         throw InvalidArgument("invalid targeting: random needs 2 classes");
       }
-      torch::Tensor r = torch::randint(classes - 1, {y.size(0)}, generator,
-                                       torch::kInt64)
-                            .to(y.device());
+      torch::Tensor r =
+          torch::randint(classes - 1, {y.size(0)}, generator, torch::kInt64)
+              .to(y.device());
       return r + r.ge(y).to(torch::kInt64);
     }
     case Targeting::Kind::kLeastLikely:
@@ -168,9 +172,7 @@ Norm parse_norm(const std::string& name) {
   throw InvalidArgument("invalid norm: '" + name + "' (use linf or l2)");
 }
 
-std::string to_string(Norm norm) {
-  return norm == Norm::kLinf ? "linf" : "l2";
-}
+std::string to_string(Norm norm) { return norm == Norm::kLinf ? "linf" : "l2"; }
 
 Targeting Targeting::parse(const std::string& spec) {
   Targeting t;
@@ -249,16 +251,15 @@ Attack::Attack(Model model, ThreatModel threat)
     int64_t i = at.size(0) > 0 ? at[0][0].item<int64_t>() : 0;
     double l = lo.expand_as(bad).flatten()[i].item<double>();
     double h = hi.expand_as(bad).flatten()[i].item<double>();
-    throw InvalidArgument("invalid bounds: lo " + number(l) + " > hi " +
-                          number(h) +
-                          (bad.dim() > 0 ? " at element " + std::to_string(i)
-                                         : std::string()));
+    throw InvalidArgument(
+        "invalid bounds: lo " + number(l) + " > hi " + number(h) +
+        (bad.dim() > 0 ? " at element " + std::to_string(i) : std::string()));
   }
   if (t.mean.size() != t.std.size()) {
-    throw InvalidArgument("invalid normalization: " +
-                          std::to_string(t.mean.size()) + " mean and " +
-                          std::to_string(t.std.size()) +
-                          " std values (give one of each per channel)");
+    throw InvalidArgument(
+        "invalid normalization: " + std::to_string(t.mean.size()) +
+        " mean and " + std::to_string(t.std.size()) +
+        " std values (give one of each per channel)");
   }
   for (double s : t.std) {
     if (!(std::isfinite(s) && s > 0)) {
@@ -294,10 +295,10 @@ AttackResult Attack::run(const torch::Tensor& x_in,
   c10::IntArrayRef row = x_in.sizes().slice(1);
   if (!threat_.mean.empty() &&
       static_cast<int64_t>(threat_.mean.size()) != row[0]) {
-    throw InvalidArgument("invalid normalization: " +
-                          std::to_string(threat_.mean.size()) +
-                          " mean values for " + std::to_string(row[0]) +
-                          " channels (dimension 1 of the input)");
+    throw InvalidArgument(
+        "invalid normalization: " + std::to_string(threat_.mean.size()) +
+        " mean values for " + std::to_string(row[0]) +
+        " channels (dimension 1 of the input)");
   }
 
   detail::Problem p(model_, threat_, row);
@@ -319,9 +320,8 @@ AttackResult Attack::run(const torch::Tensor& x_in,
     int64_t bad_label = low < 0 ? low : high;
     int64_t at = y.eq(bad_label).nonzero()[0][0].item<int64_t>();
     throw InvalidArgument("invalid label " + std::to_string(bad_label) +
-                          " in row " + std::to_string(at) +
-                          " (the model has " + std::to_string(classes) +
-                          " outputs: labels 0.." +
+                          " in row " + std::to_string(at) + " (the model has " +
+                          std::to_string(classes) + " outputs: labels 0.." +
                           std::to_string(classes - 1) + ")");
   }
   check_outputs(p, x, clean);
@@ -354,8 +354,8 @@ AttackResult Attack::run(const torch::Tensor& x_in,
   torch::Tensor pred = torch::cat(parts).argmax(1);
   torch::Tensor clean_pred = clean.argmax(1);
   torch::Tensor success = detail::is_success(pred, y, t);
-  success = torch::where(t.ge(0), success,
-                         success.logical_and(clean_pred.eq(y)));
+  success =
+      torch::where(t.ge(0), success, success.logical_and(clean_pred.eq(y)));
 
   r.labels = y.cpu();
   r.targets = t.cpu();
@@ -368,10 +368,11 @@ AttackResult Attack::run(const torch::Tensor& x_in,
   r.backward_passes = p.backward_passes;
   r.model_evaluations = p.model_evaluations;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  spdlog::info("{}: {} rows, clean accuracy {:.4f}, robust accuracy {:.4f}, "
-               "{} forward and {} backward passes, {:.3f} s",
-               name(), rows, r.clean_accuracy(), r.robust_accuracy(),
-               r.forward_passes, r.backward_passes, r.seconds);
+  spdlog::info(
+      "{}: {} rows, clean accuracy {:.4f}, robust accuracy {:.4f}, "
+      "{} forward and {} backward passes, {:.3f} s",
+      name(), rows, r.clean_accuracy(), r.robust_accuracy(), r.forward_passes,
+      r.backward_passes, r.seconds);
   return r;
 }
 
@@ -382,8 +383,7 @@ const std::vector<std::string>& attack_names() {
   return names;
 }
 
-std::unique_ptr<Attack> make_attack(const std::string& name,
-                                    const Model& model,
+std::unique_ptr<Attack> make_attack(const std::string& name, const Model& model,
                                     const AttackConfig& c) {
   ThreatModel threat = c.threat;
   if (name == "fgsm") return std::make_unique<Fgsm>(model, threat);

@@ -29,17 +29,17 @@ CarliniWagner::CarliniWagner(Model model, ThreatModel threat,
     : Attack(std::move(model), l2(std::move(threat))), options_(options) {
   const auto& o = options_;
   if (o.steps < 1 || o.search_steps < 1) {
-    throw InvalidArgument("invalid steps: " + std::to_string(o.steps) + " and " +
-                          std::to_string(o.search_steps) +
+    throw InvalidArgument("invalid steps: " + std::to_string(o.steps) +
+                          " and " + std::to_string(o.search_steps) +
                           " search steps (both must be >= 1)");
   }
   if (!(o.initial_const > 0) || !(o.learning_rate > 0) ||
       !(o.confidence >= 0)) {
-    throw InvalidArgument(
-        "invalid options: initial_const " + number(o.initial_const) +
-        ", learning_rate " + number(o.learning_rate) + ", confidence " +
-        number(o.confidence) +
-        " (the first two must be > 0, the confidence >= 0)");
+    throw InvalidArgument("invalid options: initial_const " +
+                          number(o.initial_const) + ", learning_rate " +
+                          number(o.learning_rate) + ", confidence " +
+                          number(o.confidence) +
+                          " (the first two must be > 0, the confidence >= 0)");
   }
 }
 
@@ -101,8 +101,8 @@ torch::Tensor CarliniWagner::attack_chunk(detail::Problem& p,
       torch::Tensor dist = d2.detach().to(torch::kFloat64).sqrt();
       torch::Tensor better =
           success.logical_and(dist.lt(best_l2)).logical_and(dist.le(limit));
-      best = torch::where(detail::rows_mask(better, x.dim()), adv.detach(),
-                          best);
+      best =
+          torch::where(detail::rows_mask(better, x.dim()), adv.detach(), best);
       best_l2 = torch::where(better, dist, best_l2);
       found = found.logical_or(better);
       done = done.logical_or(success);

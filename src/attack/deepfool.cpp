@@ -27,13 +27,12 @@ DeepFool::DeepFool(Model model, ThreatModel threat, DeepFoolOptions options)
 std::string DeepFool::str() const {
   std::ostringstream overshoot;
   overshoot << options_.overshoot;
-  return "DeepFool(" + threat_str() + ", steps=" +
-         std::to_string(options_.steps) + ", overshoot=" + overshoot.str() +
-         ")";
+  return "DeepFool(" + threat_str() +
+         ", steps=" + std::to_string(options_.steps) +
+         ", overshoot=" + overshoot.str() + ")";
 }
 
-torch::Tensor DeepFool::attack_chunk(detail::Problem& p,
-                                     const torch::Tensor& x,
+torch::Tensor DeepFool::attack_chunk(detail::Problem& p, const torch::Tensor& x,
                                      const torch::Tensor& y,
                                      const torch::Tensor& t) const {
   const int64_t n = x.size(0);
@@ -53,8 +52,9 @@ torch::Tensor DeepFool::attack_chunk(detail::Problem& p,
     const int64_t classes = z.size(1);
     std::vector<torch::Tensor> grads;
     for (int64_t k = 0; k < classes; ++k) {
-      grads.push_back(torch::autograd::grad({z.select(1, k).sum()}, {xg}, {},
-                                            /*retain_graph=*/k + 1 < classes)[0]);
+      grads.push_back(
+          torch::autograd::grad({z.select(1, k).sum()}, {xg}, {},
+                                /*retain_graph=*/k + 1 < classes)[0]);
       p.backward_passes += 1;
     }
     torch::Tensor g = torch::stack(grads, 1).flatten(2);  // [n, C, d]
@@ -62,12 +62,12 @@ torch::Tensor DeepFool::attack_chunk(detail::Problem& p,
 
     // Distance to each linearized boundary z_k - z_y = 0.
     torch::Tensor gy = g.gather(1, y.view({n, 1, 1}).expand({n, 1, g.size(2)}));
-    torch::Tensor w = g - gy;                                   // [n, C, d]
-    torch::Tensor f = zd - zd.gather(1, y.unsqueeze(1));        // [n, C]
-    torch::Tensor wn = l2 ? w.norm(2, 2) : w.abs().sum(2);      // [n, C]
+    torch::Tensor w = g - gy;                               // [n, C, d]
+    torch::Tensor f = zd - zd.gather(1, y.unsqueeze(1));    // [n, C]
+    torch::Tensor wn = l2 ? w.norm(2, 2) : w.abs().sum(2);  // [n, C]
     torch::Tensor dist = f.abs() / (wn + 1e-12);
     dist.scatter_(1, y.unsqueeze(1), std::numeric_limits<double>::infinity());
-    torch::Tensor k = dist.argmin(1, /*keepdim=*/true);         // [n, 1]
+    torch::Tensor k = dist.argmin(1, /*keepdim=*/true);  // [n, 1]
 
     torch::Tensor fk = f.gather(1, k).squeeze(1).abs() + 1e-4;
     torch::Tensor wk =

@@ -41,8 +41,9 @@ struct CeObjective {
 };
 
 // Offers the final iterate, which no gradient step evaluated, to `best`.
-void offer_final(Problem& p, detail::BestIterate& best, const torch::Tensor& adv,
-                 const torch::Tensor& y, const torch::Tensor& t) {
+void offer_final(Problem& p, detail::BestIterate& best,
+                 const torch::Tensor& adv, const torch::Tensor& y,
+                 const torch::Tensor& t) {
   torch::Tensor z = p.predict(adv);
   best.offer(adv, detail::ce_objective(z, y, t),
              detail::is_success(z.argmax(1), y, t));
@@ -66,9 +67,9 @@ Pgd::Pgd(Model model, ThreatModel threat, PgdOptions options)
     : Attack(std::move(model), std::move(threat)), options_(options) {
   check_steps(options_.steps, options_.step_size);
   if (options_.restarts < 1) {
-    throw InvalidArgument("invalid restarts: " +
-                          std::to_string(options_.restarts) +
-                          " (must be >= 1)");
+    throw InvalidArgument(
+        "invalid restarts: " + std::to_string(options_.restarts) +
+        " (must be >= 1)");
   }
 }
 
@@ -134,9 +135,10 @@ std::string MiFgsm::str() const {
   double step = options_.step_size > 0
                     ? options_.step_size
                     : threat_.eps / static_cast<double>(options_.steps);
-  return "MiFgsm(" + threat_str() + ", steps=" +
-         std::to_string(options_.steps) + ", step_size=" + number(step) +
-         ", decay=" + number(options_.decay) + ")";
+  return "MiFgsm(" + threat_str() +
+         ", steps=" + std::to_string(options_.steps) +
+         ", step_size=" + number(step) + ", decay=" + number(options_.decay) +
+         ")";
 }
 
 torch::Tensor MiFgsm::attack_chunk(Problem& p, const torch::Tensor& x,
@@ -154,7 +156,8 @@ torch::Tensor MiFgsm::attack_chunk(Problem& p, const torch::Tensor& x,
     torch::Tensor grad = p.gradient(adv, CeObjective{y, t}, &loss, &z);
     best.offer(adv, loss, detail::is_success(z.argmax(1), y, t));
     torch::Tensor l1 = grad.flatten(1).abs().mean(1) + 1e-12;
-    momentum = options_.decay * momentum + grad / detail::rows_mask(l1, x.dim());
+    momentum =
+        options_.decay * momentum + grad / detail::rows_mask(l1, x.dim());
     adv = p.project(adv + p.step(momentum, size), x);
   }
   offer_final(p, best, adv, y, t);

@@ -86,8 +86,7 @@ torch::Tensor Problem::random_start(const torch::Tensor& x) {
     torch::Tensor n = g.flatten(1).norm(2, 1) + 1e-12;
     double dims = static_cast<double>(x[0].numel());
     torch::Tensor r =
-        torch::rand({x.size(0)}, generator_, cpu).pow(1.0 / dims) *
-        threat_.eps;
+        torch::rand({x.size(0)}, generator_, cpu).pow(1.0 / dims) * threat_.eps;
     d = g * rows_mask(r / n, g.dim());
   }
   return project(x + d.to(x.options()), x);
@@ -140,13 +139,13 @@ torch::Tensor dlr_objective(const torch::Tensor& z, const torch::Tensor& y,
   torch::Tensor zy = z.gather(1, y.unsqueeze(1)).squeeze(1);
   torch::Tensor targeted = t.ge(0);
   torch::Tensor untargeted_loss =
-      -(zy - max_other(z, y)) / (sorted.select(1, 0) - sorted.select(1, 2) +
-                                 1e-12);
+      -(zy - max_other(z, y)) /
+      (sorted.select(1, 0) - sorted.select(1, 2) + 1e-12);
   if (!targeted.any().item<bool>()) return untargeted_loss;
   torch::Tensor zt =
       z.gather(1, torch::where(targeted, t, y).unsqueeze(1)).squeeze(1);
-  torch::Tensor spread = sorted.select(1, 0) -
-                         (sorted.select(1, 2) + sorted.select(1, 3)) / 2;
+  torch::Tensor spread =
+      sorted.select(1, 0) - (sorted.select(1, 2) + sorted.select(1, 3)) / 2;
   torch::Tensor targeted_loss = -(zy - zt) / (spread + 1e-12);
   return torch::where(targeted, targeted_loss, untargeted_loss);
 }
@@ -176,8 +175,8 @@ BestIterate::BestIterate(const torch::Tensor& start)
       loss_(torch::full({start.size(0)},
                         -std::numeric_limits<double>::infinity(),
                         start.options().dtype(torch::kFloat64))),
-      success_(torch::zeros({start.size(0)},
-                            start.options().dtype(torch::kBool))) {}
+      success_(
+          torch::zeros({start.size(0)}, start.options().dtype(torch::kBool))) {}
 
 void BestIterate::offer(const torch::Tensor& x, const torch::Tensor& loss,
                         const torch::Tensor& success) {

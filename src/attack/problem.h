@@ -19,8 +19,7 @@ namespace xai::detail {
 class Problem {
  public:
   // `row` is the shape of one input row.
-  Problem(const Model& model, const ThreatModel& threat,
-          c10::IntArrayRef row);
+  Problem(const Model& model, const ThreatModel& threat, c10::IntArrayRef row);
 
   const ThreatModel& threat() const { return threat_; }
   double eps() const { return threat_.eps; }
@@ -58,7 +57,8 @@ class Problem {
   torch::Tensor project(const torch::Tensor& adv, const torch::Tensor& x) const;
   // A step of `size` (a scalar, or [n] per row) along `grad`: its sign
   // under L-infinity, grad / ||grad||_2 under L2.
-  torch::Tensor step(const torch::Tensor& grad, const torch::Tensor& size) const;
+  torch::Tensor step(const torch::Tensor& grad,
+                     const torch::Tensor& size) const;
   // A uniform random point of the eps ball around `x`, within the bounds.
   torch::Tensor random_start(const torch::Tensor& x);
 

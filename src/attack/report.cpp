@@ -32,10 +32,11 @@ NormSummary summary_of(const torch::Tensor& v) {
   // The median of an even count is the mean of the two middle values.
   torch::Tensor sorted = std::get<0>(v.sort());
   int64_t n = sorted.numel();
-  s.median = n % 2 == 1 ? sorted[n / 2].item<double>()
-                        : (sorted[n / 2 - 1].item<double>() +
-                           sorted[n / 2].item<double>()) /
-                              2;
+  s.median =
+      n % 2 == 1
+          ? sorted[n / 2].item<double>()
+          : (sorted[n / 2 - 1].item<double>() + sorted[n / 2].item<double>()) /
+                2;
   return s;
 }
 
@@ -73,20 +74,20 @@ Json run_json(const torch::Tensor& x, const AttackRun& run) {
   torch::Tensor d = (r.adversarial.detach().to(torch::kCPU, torch::kFloat64) -
                      x.detach().to(torch::kCPU, torch::kFloat64))
                         .flatten(1);
-  torch::Tensor l0 = d.ne(0).sum(1), l2 = d.norm(2, 1),
-                linf = d.abs().amax(1);
+  torch::Tensor l0 = d.ne(0).sum(1), l2 = d.norm(2, 1), linf = d.abs().amax(1);
   Json samples = Json::array();
   for (int64_t i = 0; i < r.labels.size(0); ++i) {
     int64_t target = r.targets[i].item<int64_t>();
-    samples.push_back({{"index", i},
-                       {"label", r.labels[i].item<int64_t>()},
-                       {"target", target < 0 ? Json(nullptr) : Json(target)},
-                       {"clean_prediction", r.clean_predictions[i].item<int64_t>()},
-                       {"adversarial_prediction", r.predictions[i].item<int64_t>()},
-                       {"success", r.success[i].item<bool>()},
-                       {"l0", l0[i].item<int64_t>()},
-                       {"l2", l2[i].item<double>()},
-                       {"linf", linf[i].item<double>()}});
+    samples.push_back(
+        {{"index", i},
+         {"label", r.labels[i].item<int64_t>()},
+         {"target", target < 0 ? Json(nullptr) : Json(target)},
+         {"clean_prediction", r.clean_predictions[i].item<int64_t>()},
+         {"adversarial_prediction", r.predictions[i].item<int64_t>()},
+         {"success", r.success[i].item<bool>()},
+         {"l0", l0[i].item<int64_t>()},
+         {"l2", l2[i].item<double>()},
+         {"linf", linf[i].item<double>()}});
   }
   return {{"eps", run.eps},
           {"adversarial_file", run.adversarial_file},
@@ -139,8 +140,11 @@ std::string sample_png(const torch::Tensor& original,
   p.rgba.assign(static_cast<size_t>(p.width) * p.height * 4, 255);
 
   torch::Tensor l = lo.to(torch::kFloat64), u = hi.to(torch::kFloat64);
-  auto unit = [&](const torch::Tensor& v) { return (v - l) / (u - l).clamp_min(1e-12); };
-  torch::Tensor d = adversarial.to(torch::kFloat64) - original.to(torch::kFloat64);
+  auto unit = [&](const torch::Tensor& v) {
+    return (v - l) / (u - l).clamp_min(1e-12);
+  };
+  torch::Tensor d =
+      adversarial.to(torch::kFloat64) - original.to(torch::kFloat64);
   double amp = std::max(d.abs().max().item<double>(), 1e-12);
   paint(p, original, 0, scale, unit);
   paint(p, adversarial, w * scale + gap, scale, unit);
@@ -177,9 +181,10 @@ RobustnessNumbers robustness_numbers(const torch::Tensor& x,
                                : r.clean_predictions.eq(r.labels);
   int64_t count = eligible.sum().item<int64_t>();
   if (count > 0) {
-    n.success_rate = static_cast<double>(
-                         r.success.logical_and(eligible).sum().item<int64_t>()) /
-                     static_cast<double>(count);
+    n.success_rate =
+        static_cast<double>(
+            r.success.logical_and(eligible).sum().item<int64_t>()) /
+        static_cast<double>(count);
   }
   n.successful = summarize_perturbations(x, r.adversarial, r.success);
   return n;
@@ -193,9 +198,8 @@ std::string weaker_attack_note(const AttackResult& strong,
       weak.success.logical_and(strong.success.logical_not());
   int64_t count = only_weak.sum().item<int64_t>();
   if (count == 0) return "";
-  return weak_name + " succeeded on " + std::to_string(count) +
-         " rows where " + strong_name +
-         " failed (first: row " +
+  return weak_name + " succeeded on " + std::to_string(count) + " rows where " +
+         strong_name + " failed (first: row " +
          std::to_string(only_weak.nonzero()[0][0].item<int64_t>()) +
          "): the stronger attack is not converging; try more steps, "
          "restarts or another loss";
@@ -217,10 +221,10 @@ std::string attack_report_json(const AttackReportMeta& meta,
   j["targeting"] = meta.threat.targeting.str();
   j["bounds"] = {{"lo", bound_json(meta.threat.lo, 0.0)},
                  {"hi", bound_json(meta.threat.hi, 1.0)}};
-  j["normalization"] = meta.threat.mean.empty()
-                           ? Json(nullptr)
-                           : Json({{"mean", meta.threat.mean},
-                                   {"std", meta.threat.std}});
+  j["normalization"] =
+      meta.threat.mean.empty()
+          ? Json(nullptr)
+          : Json({{"mean", meta.threat.mean}, {"std", meta.threat.std}});
   j["seed"] = meta.threat.seed;
   j["max_batch"] = meta.threat.max_batch;
   j["clean_accuracy"] =

@@ -21,9 +21,9 @@ double max_relative_gap(const Attribution& a) {
 
 const std::vector<std::string>& method_names() {
   static const std::vector<std::string> names = {
-      "deepshap",   "deeplift",   "ig",         "gradshap",
-      "saliency",   "inputxgrad", "smoothgrad", "shapley",
-      "permutation", "kernelshap", "ablation",  "occlusion"};
+      "deepshap",    "deeplift",   "ig",         "gradshap",
+      "saliency",    "inputxgrad", "smoothgrad", "shapley",
+      "permutation", "kernelshap", "ablation",   "occlusion"};
   return names;
 }
 
@@ -167,8 +167,8 @@ void finish_completeness(Attribution& a, const torch::Tensor& base_values) {
   a.outputs = a.outputs.detach().to(torch::kCPU, dtype);
   a.base_values = base_values.detach().to(torch::kCPU, dtype);
   auto sum = a.values.to(torch::kFloat64).flatten(2).sum(2);
-  auto change = a.outputs.to(torch::kFloat64) -
-                a.base_values.to(torch::kFloat64);
+  auto change =
+      a.outputs.to(torch::kFloat64) - a.base_values.to(torch::kFloat64);
   a.completeness_gap = (sum - change).to(dtype);
 }
 

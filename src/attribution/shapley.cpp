@@ -184,9 +184,8 @@ class Game {
   // row; the others are dummies whose value is 0.
   std::vector<int64_t> active(int64_t row) const {
     torch::Tensor differs = (background_ != x_[row]).any(0).to(torch::kInt64);
-    torch::Tensor per_player =
-        torch::zeros({players_}, differs.options())
-            .index_add_(0, element_players_, differs);
+    torch::Tensor per_player = torch::zeros({players_}, differs.options())
+                                   .index_add_(0, element_players_, differs);
     torch::Tensor ids = (per_player > 0).nonzero().flatten().cpu();
     return std::vector<int64_t>(ids.data_ptr<int64_t>(),
                                 ids.data_ptr<int64_t>() + ids.numel());
@@ -221,8 +220,8 @@ class Game {
       for (int64_t b = 0; b < k; b += span) {
         int64_t e = std::min(k, b + span);
         // [j - i, e - b, n]: x where kept, else the background row.
-        torch::Tensor in = torch::where(kept.slice(0, i, j), x,
-                                        background_.slice(0, b, e).unsqueeze(0));
+        torch::Tensor in = torch::where(
+            kept.slice(0, i, j), x, background_.slice(0, b, e).unsqueeze(0));
         std::vector<int64_t> shape = row_shape_;
         shape.insert(shape.begin(), (j - i) * (e - b));
         torch::Tensor out =
@@ -346,8 +345,8 @@ struct PlayerEstimate {
 // to the elements.
 PlayerAttribution run_players(
     const Model& model, const torch::Tensor& x, const Target& target,
-    const torch::Tensor& background, const Players& players,
-    int64_t max_batch, std::string method,
+    const torch::Tensor& background, const Players& players, int64_t max_batch,
+    std::string method,
     std::vector<std::pair<std::string, std::string>> options,
     const std::function<PlayerEstimate(Game&)>& solve) {
   Stopwatch watch;
@@ -366,9 +365,8 @@ PlayerAttribution run_players(
   // A player's value is shared equally by its elements.
   torch::Tensor members =
       torch::bincount(element_players, {}, count).to(torch::kFloat64);
-  torch::Tensor per_element =
-      estimate.values.index_select(2, element_players) /
-      members.index_select(0, element_players);
+  torch::Tensor per_element = estimate.values.index_select(2, element_players) /
+                              members.index_select(0, element_players);
   std::vector<int64_t> shape = batch.x.sizes().vec();
   shape.insert(shape.begin() + 1, game.targets());
 
@@ -427,8 +425,8 @@ torch::Tensor exact_row(Game& game, int64_t row,
   for (int64_t c = 0; c < m; ++c) {
     table[c] = 1.0 / (static_cast<double>(m) * binomial(m - 1, c));
   }
-  torch::Tensor weight = torch::tensor(table, torch::kFloat64)
-                             .index_select(0, keep.sum(1));
+  torch::Tensor weight =
+      torch::tensor(table, torch::kFloat64).index_select(0, keep.sum(1));
 
   // Coalitions without j pair with those with j at index + 2^j.
   int64_t t = v.size(1);
@@ -474,11 +472,10 @@ PlayerEstimate permutation_row(Game& game, int64_t row,
 
   // Marginal contribution of the player at position j, then per player.
   int64_t t = v.size(1);
-  torch::Tensor chain =
-      torch::cat({game.empty(row).view({1, 1, t}).expand({q, 1, t}),
-                  v.view({q, m - 1, t}),
-                  game.full(row).view({1, 1, t}).expand({q, 1, t})},
-                 1);
+  torch::Tensor chain = torch::cat(
+      {game.empty(row).view({1, 1, t}).expand({q, 1, t}), v.view({q, m - 1, t}),
+       game.full(row).view({1, 1, t}).expand({q, 1, t})},
+      1);
   torch::Tensor step = chain.slice(1, 1) - chain.slice(1, 0, m);
   torch::Tensor contribution =
       step.gather(1, rank.unsqueeze(2).expand({q, m, t}));
@@ -565,8 +562,8 @@ Design full_design(int64_t m) {
   torch::Tensor keep = all_coalitions(m, 1, (int64_t{1} << m) - 1);
   std::vector<double> table(m + 1, 0.0);
   for (int64_t s = 1; s < m; ++s) table[s] = kernel_weight(m, s);
-  torch::Tensor weight = torch::tensor(table, torch::kFloat64)
-                             .index_select(0, keep.sum(1));
+  torch::Tensor weight =
+      torch::tensor(table, torch::kFloat64).index_select(0, keep.sum(1));
   return {keep, weight};
 }
 
@@ -657,8 +654,8 @@ torch::Tensor kernel_row(Game& game, int64_t row,
 
   if (budget == 0) budget = 2 * m + 2048;
   bool enumerate = m < 62 && budget >= (int64_t{1} << m) - 2;
-  Design design = enumerate ? full_design(m)
-                            : sampled_design(m, budget, generator);
+  Design design =
+      enumerate ? full_design(m) : sampled_design(m, budget, generator);
   torch::Tensor v = game.values(row, game.widen(design.keep, active));
 
   // Substitute phi_last = change - sum of the others, then fit the rest:
@@ -732,9 +729,9 @@ ExactShapley::ExactShapley(Model model, ExactShapleyOptions options)
     : model_(std::move(model)), options_(std::move(options)) {
   check_background(options_.background, /*required=*/true);
   if (options_.max_players < 1 || options_.max_players > 30) {
-    throw InvalidArgument("invalid max_players: " +
-                          std::to_string(options_.max_players) +
-                          " (must be in [1, 30])");
+    throw InvalidArgument(
+        "invalid max_players: " + std::to_string(options_.max_players) +
+        " (must be in [1, 30])");
   }
   check_positive("max_batch", options_.max_batch);
   int64_t players = check_players(options_.players, options_.background);
@@ -786,9 +783,9 @@ PermutationShapley::PermutationShapley(Model model,
     : model_(std::move(model)), options_(std::move(options)) {
   check_background(options_.background, /*required=*/true);
   if (options_.samples < 2) {
-    throw InvalidArgument("invalid samples: " +
-                          std::to_string(options_.samples) +
-                          " (must be >= 2 to estimate a standard error)");
+    throw InvalidArgument(
+        "invalid samples: " + std::to_string(options_.samples) +
+        " (must be >= 2 to estimate a standard error)");
   }
   check_positive("max_batch", options_.max_batch);
   check_players(options_.players, options_.background);
@@ -798,8 +795,7 @@ PlayerAttribution PermutationShapley::explain(const torch::Tensor& x,
                                               const Target& target) const {
   auto solve = [&](Game& game) {
     at::Generator generator = make_generator(options_.seed);
-    std::vector<int64_t> shape = {game.rows(), game.targets(),
-                                  game.players()};
+    std::vector<int64_t> shape = {game.rows(), game.targets(), game.players()};
     torch::Tensor phi = torch::zeros(shape, torch::kFloat64);
     torch::Tensor se = torch::zeros(shape, torch::kFloat64);
     for (int64_t row = 0; row < game.rows(); ++row) {
@@ -838,8 +834,7 @@ KernelShap::KernelShap(Model model, KernelShapOptions options)
     : model_(std::move(model)), options_(std::move(options)) {
   check_background(options_.background, /*required=*/true);
   if (options_.budget < 0) {
-    throw InvalidArgument("invalid budget: " +
-                          std::to_string(options_.budget) +
+    throw InvalidArgument("invalid budget: " + std::to_string(options_.budget) +
                           " (must be >= 0; 0 means 2 * players + 2048)");
   }
   check_positive("max_batch", options_.max_batch);

@@ -114,9 +114,8 @@ Layout arrange(const Attribution& a, const ExplanationMeta& meta) {
 
   if (a.standard_errors.defined() &&
       a.standard_errors.sizes() != a.values.sizes()) {
-    refuse("standard_errors has shape " +
-           c10::str(a.standard_errors.sizes()) + ", expected " +
-           c10::str(a.values.sizes()));
+    refuse("standard_errors has shape " + c10::str(a.standard_errors.sizes()) +
+           ", expected " + c10::str(a.values.sizes()));
   }
   check_finite(a.values, "values");
   check_finite(a.standard_errors, "standard_errors");

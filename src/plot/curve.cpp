@@ -13,8 +13,8 @@ namespace {
 
 // Colours of successive series: SHAP's blue and red, then darker tones.
 plotting::Color series_color(size_t i) {
-  static const uint32_t hex[] = {0x008bfb, 0xff0051, 0x2e7d32, 0x6a1b9a,
-                                 0xef6c00, 0x37474f};
+  static const uint32_t hex[] = {0x008bfb, 0xff0051, 0x2e7d32,
+                                 0x6a1b9a, 0xef6c00, 0x37474f};
   return plotting::Color::rgb(hex[i % 6]);
 }
 
@@ -50,14 +50,14 @@ void plot_curve(const CurveData& d, const PlotOptions& options,
 
   const double s = plotting::scale_of(options);
   const int width = options.width;
-  const int height = options.height > 0 ? options.height
-                                        : static_cast<int>(0.62 * width);
+  const int height =
+      options.height > 0 ? options.height : static_cast<int>(0.62 * width);
   auto canvas = plotting::make_canvas(format, width, height);
   const double left = 70 * s, right = width - 24 * s;
 
   // The legend runs in a row under the title, above the plot area.
-  double top = std::max(plotting::draw_title(*canvas, d.title, width, s),
-                        12 * s);
+  double top =
+      std::max(plotting::draw_title(*canvas, d.title, width, s), 12 * s);
   plotting::TextStyle legend;
   legend.size = 12 * s;
   double lx = left;

@@ -52,15 +52,15 @@ class AttackTest : public test::Seeded {};
 
 TEST_F(AttackTest, FgsmOnLinearModelMovesEveryCoordinateByEpsSignW) {
   Model model = linear_model();
-  torch::Tensor x = torch::tensor(
-      {{0.2, 0.5, 0.4, 0.6, 0.3}, {0.95, 0.02, 0.5, 0.5, 0.99}},
-      torch::kFloat64);
+  torch::Tensor x =
+      torch::tensor({{0.2, 0.5, 0.4, 0.6, 0.3}, {0.95, 0.02, 0.5, 0.5, 0.99}},
+                    torch::kFloat64);
   ThreatModel threat;
   threat.eps = 0.1;
   AttackResult r = Fgsm(model, threat).run(x, torch::zeros({2}, torch::kLong));
 
-  torch::Tensor sign = torch::tensor({1.0, -1.0, 1.0, -1.0, 1.0},
-                                     torch::kFloat64);
+  torch::Tensor sign =
+      torch::tensor({1.0, -1.0, 1.0, -1.0, 1.0}, torch::kFloat64);
   torch::Tensor want = (x + 0.1 * sign).clamp(0, 1);
   EXPECT_TRUE(all_close(r.adversarial, want, 1e-15));
   // The second row is clipped at both bounds.
@@ -80,14 +80,13 @@ TEST_F(AttackTest, L2StepHasNormExactlyTheStepSize) {
   one_step.steps = 1;
   one_step.step_size = 0.05;
   one_step.random_start = false;
-  AttackResult r = Pgd(model, threat, one_step)
-                       .run(x, torch::zeros({3}, torch::kLong));
+  AttackResult r =
+      Pgd(model, threat, one_step).run(x, torch::zeros({3}, torch::kLong));
   torch::Tensor norms = (r.adversarial - x).flatten(1).norm(2, 1);
-  EXPECT_TRUE(all_close(norms, torch::full({3}, 0.05, torch::kFloat64),
-                        1e-12));
+  EXPECT_TRUE(all_close(norms, torch::full({3}, 0.05, torch::kFloat64), 1e-12));
   // Along w / ||w||.
-  torch::Tensor w = torch::tensor({0.5, -2.0, 1.0, -0.25, 3.0},
-                                  torch::kFloat64);
+  torch::Tensor w =
+      torch::tensor({0.5, -2.0, 1.0, -0.25, 3.0}, torch::kFloat64);
   EXPECT_TRUE(all_close(r.adversarial[0] - x[0], 0.05 * w / w.norm(), 1e-12));
 
   // FGSM under L2 steps by eps.
@@ -106,13 +105,12 @@ void check_invariants(const Model& model, const torch::Tensor& x,
     AttackConfig config;
     config.threat = threat;
     config.steps = 4;
-    int64_t classes = model.forward(x.slice(0, 0, 1).to(torch::kFloat32)
-                                        .to(model.dtype()))
-                          .size(1);
+    int64_t classes =
+        model.forward(x.slice(0, 0, 1).to(torch::kFloat32).to(model.dtype()))
+            .size(1);
     if (name == "apgd-dlr" && classes < 3) {
-      EXPECT_EQ(error_message([&] {
-                  make_attack(name, model, config)->run(x, labels);
-                }),
+      EXPECT_EQ(error_message(
+                    [&] { make_attack(name, model, config)->run(x, labels); }),
                 "cannot run apgd-dlr: the model has 2 outputs (the DLR loss "
                 "needs 3 or more; use apgd-ce)");
       continue;
@@ -128,8 +126,8 @@ void check_invariants(const Model& model, const torch::Tensor& x,
     EXPECT_EQ(r.adversarial.device(), x.device());
 
     torch::Tensor d = (r.adversarial - x).to(torch::kFloat64).flatten(1);
-    torch::Tensor dist = used.norm == Norm::kLinf ? d.abs().amax(1)
-                                                  : d.norm(2, 1);
+    torch::Tensor dist =
+        used.norm == Norm::kLinf ? d.abs().amax(1) : d.norm(2, 1);
     EXPECT_LE(dist.max().item<double>(), used.eps + 1e-6);
     torch::Tensor lo = used.lo.defined() ? used.lo.to(torch::kFloat64)
                                          : torch::zeros({}, torch::kFloat64);
@@ -144,8 +142,8 @@ void check_invariants(const Model& model, const torch::Tensor& x,
     torch::Tensor pred =
         model.forward(r.adversarial.to(model.dtype())).argmax(1);
     EXPECT_TRUE(torch::equal(pred, r.predictions));
-    torch::Tensor fooled = pred.ne(r.labels).logical_and(
-        r.clean_predictions.eq(r.labels));
+    torch::Tensor fooled =
+        pred.ne(r.labels).logical_and(r.clean_predictions.eq(r.labels));
     EXPECT_TRUE(torch::equal(fooled, r.success));
     EXPECT_FALSE(r.stages.empty());
     EXPECT_DOUBLE_EQ(r.stages.back().second, r.robust_accuracy());
@@ -288,8 +286,8 @@ TEST_F(AttackTest, ModelInTrainingModeGivesTheEvalModeResults) {
 TEST_F(AttackTest, DiagnosticsWarnAboutProbabilitiesMaskingAndRandomness) {
   torch::Tensor x = torch::rand({20, 5}, torch::kFloat64);
   torch::Tensor y = torch::zeros({20}, torch::kLong);
-  torch::Tensor w = torch::tensor({0.5, -2.0, 1.0, -0.25, 3.0},
-                                  torch::kFloat64);
+  torch::Tensor w =
+      torch::tensor({0.5, -2.0, 1.0, -0.25, 3.0}, torch::kFloat64);
   ThreatModel threat;
   threat.eps = 0.1;
   auto warned = [](const AttackResult& r, const std::string& text) {
@@ -305,7 +303,8 @@ def forward(self, x):
     return torch.softmax(z, 1)
 )",
                                     {{"w", w}});
-  EXPECT_TRUE(warned(Fgsm(softmax, threat).run(x, y), "look like probabilities"));
+  EXPECT_TRUE(
+      warned(Fgsm(softmax, threat).run(x, y), "look like probabilities"));
 
   Model rounded = model_from_source(R"(
 def forward(self, x):
@@ -321,7 +320,8 @@ def forward(self, x):
     return torch.stack([torch.zeros_like(x[:, 0]), torch.matmul(x, self.w)], 1)
 )",
                                   {{"w", w}});
-  EXPECT_TRUE(warned(Fgsm(noisy, threat).run(x, y), "differ between two passes"));
+  EXPECT_TRUE(
+      warned(Fgsm(noisy, threat).run(x, y), "differ between two passes"));
 
   EXPECT_TRUE(Fgsm(linear_model(), threat).run(x, y).warnings.empty());
 }

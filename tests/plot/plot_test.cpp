@@ -94,8 +94,8 @@ TEST_F(PlotTest, SvgKeepsFeatureNamesAndNumbersAsText) {
   std::string svg = read_text(path("beeswarm.svg"));
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("width=\"900\""), std::string::npos);
-  for (const char* name : {"mean radius", "texture", "worst area", "symmetry",
-                           "concave points"}) {
+  for (const char* name :
+       {"mean radius", "texture", "worst area", "symmetry", "concave points"}) {
     EXPECT_NE(svg.find(std::string(">") + name + "<"), std::string::npos)
         << name;
   }
@@ -125,8 +125,8 @@ TEST_F(PlotTest, ImageHeatMapIsRedWherePositiveAndBlueWhereNegative) {
   plot_image(d, options, path("image.png"));
 
   int width = 0, height = 0, channels = 0;
-  uint8_t* rgb = stbi_load(path("image.png").c_str(), &width, &height,
-                           &channels, 3);
+  uint8_t* rgb =
+      stbi_load(path("image.png").c_str(), &width, &height, &channels, 3);
   ASSERT_NE(rgb, nullptr);
   // The heat map is the right panel; the colour bar lies below the panels,
   // so the upper half of the figure holds panel pixels only.
@@ -160,8 +160,8 @@ TEST_F(PlotTest, ReadsExplanationJsonWrittenByTheLibrary) {
   write_explanation(dir_, a, meta);
 
   PlotData d = plot_data_from_explanation(path("explanation.json"));
-  EXPECT_TRUE(test::all_close(d.values, a.values.select(1, 0).to(torch::kFloat64),
-                              1e-7));
+  EXPECT_TRUE(test::all_close(d.values,
+                              a.values.select(1, 0).to(torch::kFloat64), 1e-7));
   EXPECT_TRUE(test::all_close(d.base_values,
                               torch::tensor({0.25, 1.5}, torch::kFloat64)));
   EXPECT_EQ(d.feature_names, meta.feature_names);
@@ -175,8 +175,9 @@ TEST_F(PlotTest, BadRequestsAreRefusedAndWriteNothing) {
                 ": unsupported format (use .png or .svg)");
   PlotOptions narrow;
   narrow.width = 10;
-  EXPECT_NE(error_message([&] { plot_bar(tabular(), narrow, path("b.png")); })
-                .find("width"),
+  EXPECT_NE(error_message([&] {
+              plot_bar(tabular(), narrow, path("b.png"));
+            }).find("width"),
             std::string::npos);
   EXPECT_EQ(error_message([] { plot_kind_from_string("violin"); }),
             "unknown plot kind 'violin' (use beeswarm, bar, waterfall or "

@@ -167,9 +167,9 @@ class Attack {
 // ones it needs and documents its defaults in its own options struct.
 struct AttackConfig {
   ThreatModel threat;
-  int64_t steps = 0;         // 0: the attack's default
-  double step_size = 0.0;    // 0: the attack's default
-  int64_t restarts = 0;      // 0: the attack's default
+  int64_t steps = 0;       // 0: the attack's default
+  double step_size = 0.0;  // 0: the attack's default
+  int64_t restarts = 0;    // 0: the attack's default
 };
 
 // Names accepted by make_attack(): fgsm, bim, pgd, pgd-l2, mifgsm, cw,
@@ -179,8 +179,7 @@ const std::vector<std::string>& attack_names();
 // Builds the attack called `name`; pgd-l2 and cw use the L2 norm whatever
 // config.threat.norm says. Throws InvalidArgument for an unknown name and
 // as the attack's constructor does.
-std::unique_ptr<Attack> make_attack(const std::string& name,
-                                    const Model& model,
+std::unique_ptr<Attack> make_attack(const std::string& name, const Model& model,
                                     const AttackConfig& config);
 
 }  // namespace xai

@@ -70,9 +70,9 @@ struct AttackReportMeta {
   std::string input_path;
   std::string labels_path;  // or "column <name>" for a CSV label column
   std::string device;
-  std::string attack;       // name, e.g. "pgd"
-  std::string attack_str;   // the attack printing itself
-  ThreatModel threat;       // eps is per run
+  std::string attack;      // name, e.g. "pgd"
+  std::string attack_str;  // the attack printing itself
+  ThreatModel threat;      // eps is per run
   double total_seconds = 0.0;
 };
 

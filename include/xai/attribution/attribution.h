@@ -62,16 +62,16 @@ struct ExplainerConfig {
   // [k, ...] reference rows (deepshap, gradshap, shapley, permutation,
   // kernelshap; ablation and occlusion, where undefined means zeros).
   torch::Tensor background;
-  torch::Tensor baseline;    // [1, ...] or [rows, ...] (deeplift, ig)
-  int64_t max_batch = 0;     // 0: the method's default
-  int64_t steps = 0;         // ig: 0 for its default
+  torch::Tensor baseline;  // [1, ...] or [rows, ...] (deeplift, ig)
+  int64_t max_batch = 0;   // 0: the method's default
+  int64_t steps = 0;       // ig: 0 for its default
   // gradshap, smoothgrad: samples per row; permutation: antithetic pairs;
   // 0 for the default.
   int64_t samples = 0;
-  double noise = -1.0;       // gradshap, smoothgrad: < 0 for the default
+  double noise = -1.0;  // gradshap, smoothgrad: < 0 for the default
   uint64_t seed = 0;
   bool strict = false;
-  std::string ig_rule;       // "gauss-legendre" or "riemann"; empty: default
+  std::string ig_rule;  // "gauss-legendre" or "riemann"; empty: default
   // shapley, permutation, kernelshap, ablation: the players (default: each
   // element its own).
   Players players;

@@ -57,7 +57,8 @@ class Players {
   // then every column in no group is a player of its own, in column order,
   // named after `column_names` (one per column, or empty for "x[j]"). A
   // column may be in at most one group and groups may not be empty.
-  static Players groups(int64_t columns, const std::vector<FeatureGroup>& groups,
+  static Players groups(int64_t columns,
+                        const std::vector<FeatureGroup>& groups,
                         const std::vector<std::string>& column_names = {});
 
   // False for the default object (each element its own player).

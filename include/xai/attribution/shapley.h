@@ -192,8 +192,8 @@ struct KernelShapOptions {
   // Players. Default: each element its own player.
   Players players;
   // Proper coalitions evaluated per input row (the empty and the full
-  // coalition are known, see above); 0 means 2 * P + 2048, SHAP's default, with P
-  // the players that vary for that row. Must be >= 0. Default: 0.
+  // coalition are known, see above); 0 means 2 * P + 2048, SHAP's default, with
+  // P the players that vary for that row. Must be >= 0. Default: 0.
   int64_t budget = 0;
   // Seed of the coalition generator. Default: 0.
   uint64_t seed = 0;
