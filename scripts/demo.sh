@@ -6,6 +6,9 @@
 #                       beeswarm summary and the waterfall of row 0
 #   out/mnist_digit/    one test digit, against 50 test digits, with its
 #                       heat map
+# then visualizes MNIST CNN units (out/mnist_visualize/) and attacks 200
+# test digits with PGD on the standard and the robust MNIST CNN
+# (out/attack_mnist_cnn/, out/attack_mnist_cnn_robust/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +39,13 @@ build/xai-visualize --model models/mnist_cnn.pt --input-shape 1,28,28 \
   --objective logit:5 --objective logit:6 --objective logit:7 \
   --objective logit:8 --objective logit:9 --steps 64 --seed 0 \
   --data models/data/mnist_test_images.npy --out out/mnist_visualize
+
+echo
+echo "== PGD (40 steps) on 200 MNIST test digits at eps 0.1, 0.2, 0.3:"
+echo "   the standard CNN, then the adversarially trained one"
+for model in mnist_cnn mnist_cnn_robust; do
+  build/xai-attack -q --model "models/$model.pt" \
+    --input models/data/mnist_test_images.npy \
+    --labels models/data/mnist_test_labels.npy --rows 0:200 \
+    --attack pgd --eps 0.1,0.2,0.3 --out "out/attack_$model"
+done
