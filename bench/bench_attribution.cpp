@@ -10,16 +10,13 @@
 // Usage: xai-bench [SOURCE_DIR [FILTER]]: the bundled models under
 // SOURCE_DIR (default: the current directory); only the cases whose name
 // contains FILTER, when given.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "xai/attribution/deeplift.h"
 #include "xai/attribution/gradients.h"
 #include "xai/attribution/shapley.h"
@@ -28,17 +25,14 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using xai::bench::Clock;
+using xai::bench::since;
 
 struct Result {
   double seconds = 0, floor_seconds = 0;
   long evaluations = 0, passes = 0;
   long peak_kb = 0;
 };
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // The floor: `rows` model rows in passes of `max_batch` rows (the last one
 // smaller) through the unmodified model; with `backward`, each pass is
@@ -83,29 +77,6 @@ Result measure(const xai::Model& model, const xai::Explainer& method,
         r.floor_seconds,
         floor_seconds(model, pool, a.model_evaluations, max_batch, backward));
   }
-  return r;
-}
-
-// Runs one case in a child process so that its peak RSS is its own.
-Result isolated(const Case& c) {
-  int fd[2];
-  if (pipe(fd) != 0) return {};
-  std::fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fd[0]);
-    Result r = c.run();
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    r.peak_kb = usage.ru_maxrss;
-    if (write(fd[1], &r, sizeof r) != sizeof r) _exit(1);
-    _exit(0);
-  }
-  close(fd[1]);
-  Result r;
-  if (read(fd[0], &r, sizeof r) != sizeof r) r = {};
-  close(fd[0]);
-  waitpid(pid, nullptr, 0);
   return r;
 }
 
@@ -226,7 +197,7 @@ int main(int argc, char** argv) {
               "floor s", "ratio", "peak MiB");
   for (const auto& c : cases) {
     if (c.name.find(filter) == std::string::npos) continue;
-    Result r = isolated(c);
+    Result r = xai::bench::isolated<Result>(c.run);
     std::printf("%-48s %9.3f %9ld %9.3f %6.2f %9.1f\n", c.name.c_str(),
                 r.seconds, r.evaluations, r.floor_seconds,
                 r.floor_seconds > 0 ? r.seconds / r.floor_seconds : 0.0,
