@@ -13,42 +13,7 @@ source_dir=$4
 
 model=$source_dir/models/breast_cancer_mlp.pt
 csv=$source_dir/models/data/breast_cancer.csv
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  sed 's/^/  stdout: /' "$tmp/stdout"
-  sed 's/^/  stderr: /' "$tmp/stderr"
-  failures=$((failures + 1))
-}
-
-# expect NAME CODE TEXT COMMAND...: runs COMMAND and checks its exit code
-# and that TEXT occurs in its stderr (or stdout when CODE is 0).
-expect() {
-  local name=$1 want=$2 text=$3
-  shift 3
-  local rc=0
-  "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-  local where=$tmp/stderr
-  [[ $want == 0 ]] && where=$tmp/stdout
-  if [[ $rc != "$want" ]]; then
-    fail "$name: exit code $rc, expected $want"
-  elif ! grep -qF -- "$text" "$where"; then
-    fail "$name: output lacks '$text'"
-  else
-    echo "ok: $name"
-  fi
-}
-
-# no_output NAME DIR: the failed run left nothing at DIR.
-no_output() {
-  if [[ -e $2 ]]; then
-    echo "FAIL: $1 left $2 behind"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 # A small DeepSHAP explanation, then its files.
 out=$tmp/deepshap
@@ -238,8 +203,4 @@ expect "unwritable --out" 4 \
   --method saliency --out "$tmp/file/out"
 no_output "unwritable --out" "$tmp/file/out"
 
-if ((failures > 0)); then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all app checks passed"
+finish "app"

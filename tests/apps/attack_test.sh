@@ -14,41 +14,7 @@ images=$source_dir/models/data/mnist_test_images.npy
 labels=$source_dir/models/data/mnist_test_labels.npy
 mlp=$source_dir/models/breast_cancer_mlp.pt
 csv=$source_dir/models/data/breast_cancer.csv
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  sed 's/^/  stdout: /' "$tmp/stdout"
-  sed 's/^/  stderr: /' "$tmp/stderr"
-  failures=$((failures + 1))
-}
-
-# expect NAME CODE TEXT COMMAND...: the exit code, and TEXT in stderr (in
-# stdout when CODE is 0).
-expect() {
-  local name=$1 want=$2 text=$3
-  shift 3
-  local rc=0
-  "$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
-  local where=$tmp/stderr
-  [[ $want == 0 ]] && where=$tmp/stdout
-  if [[ $rc != "$want" ]]; then
-    fail "$name: exit code $rc, expected $want"
-  elif ! grep -qF -- "$text" "$where"; then
-    fail "$name: output lacks '$text'"
-  else
-    echo "ok: $name"
-  fi
-}
-
-no_output() {
-  if [[ -e $2 ]]; then
-    echo "FAIL: $1 left $2 behind"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/check_lib.sh"
 
 out=$tmp/pgd
 expect "pgd on 20 digits at two eps" 0 "robust accuracy" \
@@ -122,8 +88,4 @@ expect "deepfool targeted" 3 "deepfool is untargeted" \
   --attack deepfool --targeted 3 --eps 0.1 --out "$out"
 no_output "deepfool targeted" "$out"
 
-if ((failures > 0)); then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all attack app checks passed"
+finish "attack app"
