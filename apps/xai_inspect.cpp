@@ -1,17 +1,24 @@
 // xai-inspect: shows what libxai sees in a TorchScript model: the forward
-// signature, the submodules, and how DeepLIFT treats each op on the input's
-// path.
+// signature, the submodules, the readable layers with their output shapes,
+// and how DeepLIFT treats each op on the input's path.
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "app_common.h"
 #include "xai/attribution/deeplift.h"
+#include "xai/error.h"
 #include "xai/model.h"
+#include "xai/visualize/layers.h"
 
 namespace {
 
 struct Args {
   std::string model;
+  std::string input_shape;
   std::string device = "cpu";
 };
 
@@ -22,6 +29,7 @@ and warn (--strict in xai-attribute refuses them).
 
 Examples:
   xai-inspect --model models/breast_cancer_mlp.pt
+  xai-inspect --model models/mnist_cnn.pt --input-shape 1,28,28
   xai-inspect --model models/mnist_cnn.pt --device auto
 
 )";
@@ -40,8 +48,117 @@ void print_row_shape(const xai::Model& model) {
   std::cout << "] (read off the first layer)\n";
 }
 
+std::vector<int64_t> parse_shape(const std::string& spec) {
+  std::vector<int64_t> shape;
+  std::stringstream in(spec);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    try {
+      size_t used = 0;
+      int64_t d = std::stoll(part, &used);
+      if (used != part.size() || d < 1) throw std::invalid_argument(part);
+      shape.push_back(d);
+    } catch (const std::exception&) {
+      throw xai::InvalidArgument("invalid --input-shape: " + spec +
+                                 " (positive sizes joined by commas, e.g. "
+                                 "1,28,28)");
+    }
+  }
+  return shape;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+// The input row shape to probe the layers with: --input-shape, else the
+// model's own when every size of it is known.
+std::optional<std::vector<int64_t>> probe_shape(const Args& a,
+                                                const xai::Model& model) {
+  if (!a.input_shape.empty()) return parse_shape(a.input_shape);
+  const auto& known = model.input_row_shape();
+  bool complete =
+      !known.empty() &&
+      std::none_of(known.begin(), known.end(), [](int64_t d) { return d < 0; });
+  if (!complete) return std::nullopt;
+  return known;
+}
+
+// The TorchScript interpreter reports an input it rejects with a traceback
+// and the reason on the last line of its message.
+std::string rejection_reason(const std::exception& e) {
+  std::string why = e.what();
+  while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) {
+    why.pop_back();
+  }
+  why = why.substr(why.find_last_of('\n') + 1);
+  if (why.rfind("RuntimeError: ", 0) == 0) why = why.substr(14);
+  return why;
+}
+
+// The readable layers for one row of shape `row`, computed before anything
+// is printed so that a rejected shape only prints the error. A model whose
+// layers cannot be read fails the run only when --input-shape asked for
+// them; otherwise `note` says why they are missing.
+std::vector<xai::LayerInfo> probe_layers(const Args& a, const xai::Model& model,
+                                         const std::vector<int64_t>& row,
+                                         std::string& note) {
+  std::vector<int64_t> batch = {1};
+  batch.insert(batch.end(), row.begin(), row.end());
+  try {
+    return xai::describe_layers(model, batch);
+  } catch (const xai::UnsupportedModel& e) {
+    if (!a.input_shape.empty()) throw;
+    note = e.what();
+    return {};
+  } catch (const xai::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::string why = rejection_reason(e);
+    std::string joined;
+    for (size_t i = 0; i < row.size(); ++i) {
+      joined += (i ? "," : "") + std::to_string(row[i]);
+    }
+    throw xai::InvalidArgument("invalid input shape: " + joined +
+                               " (the model rejects it: " + why + ")");
+  }
+}
+
+void print_layers(const std::optional<std::vector<int64_t>>& row,
+                  const std::vector<xai::LayerInfo>& layers,
+                  const std::string& note) {
+  if (!row) {
+    std::cout << "\nlayers: pass --input-shape (one input row, e.g. "
+                 "1,28,28) to see each layer's output shape\n";
+    return;
+  }
+  if (!note.empty()) {
+    std::cout << "\nlayers: " << note << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& layer : layers) {
+    // One row in, so the leading batch size of 1 is dropped.
+    std::vector<int64_t> shape = layer.shape;
+    if (!shape.empty()) shape.erase(shape.begin());
+    table.push_back({layer.name, shape_str(shape)});
+  }
+  std::cout << "\nlayers for an input row of shape " << shape_str(*row) << " ("
+            << layers.size() << "):\n";
+  xai::app::print_table(std::cout, {"layer", "output shape"}, table);
+}
+
 void run(const Args& a) {
   xai::Model model = xai::Model::load(a.model, a.device);
+  auto row = probe_shape(a, model);
+  std::vector<xai::LayerInfo> layers;
+  std::string note;
+  if (row) layers = probe_layers(a, model, *row, note);
+
   std::cout << "model: " << a.model << "\n"
             << "sha256: " << model.sha256() << "\n"
             << "device: " << model.device().str() << "\n"
@@ -51,6 +168,7 @@ void run(const Args& a) {
   auto names = model.submodule_names();
   std::cout << "\nsubmodules (" << names.size() << "):\n";
   for (const auto& name : names) std::cout << "  " << name << "\n";
+  print_layers(row, layers, note);
 
   auto ops = xai::describe_deeplift(model);
   std::vector<std::vector<std::string>> table;
@@ -72,12 +190,16 @@ void run(const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Shows a TorchScript model's forward signature, its submodules "
-      "and\nhow DeepLIFT treats each op on the input's path.",
+      "Shows a TorchScript model's forward signature, its submodules, "
+      "its\nreadable layers with their output shapes, and how DeepLIFT "
+      "treats each\nop on the input's path.",
       "xai-inspect"};
   Args args;
   xai::app::LoggingFlags logging;
   app.add_option("--model", args.model, "TorchScript model file")->required();
+  app.add_option("--input-shape", args.input_shape,
+                 "shape of one input row, e.g. 1,28,28, for the layer "
+                 "shapes (default: read off the first layer when complete)");
   app.add_option("--device", args.device, "cpu, cuda, cuda:N or auto")
       ->capture_default_str();
   xai::app::add_logging_flags(app, logging);
