@@ -4,21 +4,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
 
-std::string shape_str(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    out << (i ? ", " : "") << (shape[i] < 0 ? std::string("*")
-                                            : std::to_string(shape[i]));
-  }
-  out << "]";
-  return out.str();
-}
+using detail::shape_str;
 
 // The reason LibTorch gives, without the TorchScript traceback before it.
 std::string torch_reason(const std::string& text) {

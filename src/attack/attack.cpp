@@ -12,18 +12,13 @@
 #include "xai/attack/carlini_wagner.h"
 #include "xai/attack/deepfool.h"
 #include "xai/attack/gradient_attacks.h"
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 [[noreturn]] void refuse_input(const std::string& why) {
   throw InvalidArgument("cannot attack input: " + why);
@@ -73,8 +68,8 @@ void check_inside(const torch::Tensor& x, const torch::Tensor& lo,
   double high = h.expand_as(x64)[row].flatten()[at].item<double>();
   refuse_input("row " + std::to_string(row) +
                " lies outside the bounds: " + "element " + std::to_string(at) +
-               " is " + number(value) + ", bounds [" + number(low) + ", " +
-               number(high) + "] (give other bounds, or rescale the input)");
+               " is " + detail::number_str(value) + ", bounds [" + detail::number_str(low) + ", " +
+               detail::number_str(high) + "] (give other bounds, or rescale the input)");
 }
 
 // Warns when the outputs look like probabilities or change between passes.
@@ -99,7 +94,7 @@ void check_outputs(detail::Problem& p, const torch::Tensor& x,
     p.warn(
         "the model's outputs differ between two passes on the same input "
         "(by up to " +
-        number(diff) +
+        detail::number_str(diff) +
         "): it is random, so an attack and "
         "its evaluation may disagree");
   }
@@ -232,7 +227,7 @@ Attack::Attack(Model model, ThreatModel threat)
     : model_(std::move(model)), threat_(std::move(threat)) {
   const ThreatModel& t = threat_;
   if (!(std::isfinite(t.eps) && t.eps >= 0)) {
-    throw InvalidArgument("invalid eps: " + number(t.eps) +
+    throw InvalidArgument("invalid eps: " + detail::number_str(t.eps) +
                           " (must be >= 0 and finite)");
   }
   if (t.max_batch < 1) {
@@ -252,7 +247,7 @@ Attack::Attack(Model model, ThreatModel threat)
     double l = lo.expand_as(bad).flatten()[i].item<double>();
     double h = hi.expand_as(bad).flatten()[i].item<double>();
     throw InvalidArgument(
-        "invalid bounds: lo " + number(l) + " > hi " + number(h) +
+        "invalid bounds: lo " + detail::number_str(l) + " > hi " + detail::number_str(h) +
         (bad.dim() > 0 ? " at element " + std::to_string(i) : std::string()));
   }
   if (t.mean.size() != t.std.size()) {
@@ -263,14 +258,14 @@ Attack::Attack(Model model, ThreatModel threat)
   }
   for (double s : t.std) {
     if (!(std::isfinite(s) && s > 0)) {
-      throw InvalidArgument("invalid std: " + number(s) +
+      throw InvalidArgument("invalid std: " + detail::number_str(s) +
                             " (must be > 0 and finite)");
     }
   }
 }
 
 std::string Attack::threat_str() const {
-  return "eps=" + number(threat_.eps) + ", norm=" + to_string(threat_.norm) +
+  return "eps=" + detail::number_str(threat_.eps) + ", norm=" + to_string(threat_.norm) +
          ", targeting=" + threat_.targeting.str();
 }
 

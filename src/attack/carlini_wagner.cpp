@@ -5,16 +5,11 @@
 #include <sstream>
 
 #include "attack/problem.h"
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 // The attack as a non-targeted threat model sees it: always L2.
 ThreatModel l2(ThreatModel threat) {
@@ -36,9 +31,9 @@ CarliniWagner::CarliniWagner(Model model, ThreatModel threat,
   if (!(o.initial_const > 0) || !(o.learning_rate > 0) ||
       !(o.confidence >= 0)) {
     throw InvalidArgument("invalid options: initial_const " +
-                          number(o.initial_const) + ", learning_rate " +
-                          number(o.learning_rate) + ", confidence " +
-                          number(o.confidence) +
+                          detail::number_str(o.initial_const) + ", learning_rate " +
+                          detail::number_str(o.learning_rate) + ", confidence " +
+                          detail::number_str(o.confidence) +
                           " (the first two must be > 0, the confidence >= 0)");
   }
 }
@@ -47,9 +42,9 @@ std::string CarliniWagner::str() const {
   return "CarliniWagner(" + threat_str() +
          ", steps=" + std::to_string(options_.steps) +
          ", search_steps=" + std::to_string(options_.search_steps) +
-         ", initial_const=" + number(options_.initial_const) +
-         ", confidence=" + number(options_.confidence) +
-         ", learning_rate=" + number(options_.learning_rate) + ")";
+         ", initial_const=" + detail::number_str(options_.initial_const) +
+         ", confidence=" + detail::number_str(options_.confidence) +
+         ", learning_rate=" + detail::number_str(options_.learning_rate) + ")";
 }
 
 torch::Tensor CarliniWagner::attack_chunk(detail::Problem& p,

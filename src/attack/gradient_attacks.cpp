@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "attack/problem.h"
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
@@ -10,19 +11,13 @@ namespace {
 
 using detail::Problem;
 
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
-
 void check_steps(int64_t steps, double step_size) {
   if (steps < 1) {
     throw InvalidArgument("invalid steps: " + std::to_string(steps) +
                           " (must be >= 1)");
   }
   if (!(step_size >= 0)) {
-    throw InvalidArgument("invalid step_size: " + number(step_size) +
+    throw InvalidArgument("invalid step_size: " + detail::number_str(step_size) +
                           " (must be >= 0; 0 picks the default)");
   }
 }
@@ -83,7 +78,7 @@ std::string Pgd::str() const {
                     : 2.5 * threat_.eps / static_cast<double>(options_.steps);
   std::string head = name() == "bim" ? "Bim(" : "Pgd(";
   return head + threat_str() + ", steps=" + std::to_string(options_.steps) +
-         ", step_size=" + number(step) +
+         ", step_size=" + detail::number_str(step) +
          ", restarts=" + std::to_string(options_.restarts) +
          ", random_start=" + (options_.random_start ? "true" : "false") + ")";
 }
@@ -126,7 +121,7 @@ MiFgsm::MiFgsm(Model model, ThreatModel threat, MiFgsmOptions options)
     : Attack(std::move(model), std::move(threat)), options_(options) {
   check_steps(options_.steps, options_.step_size);
   if (!(options_.decay >= 0)) {
-    throw InvalidArgument("invalid decay: " + number(options_.decay) +
+    throw InvalidArgument("invalid decay: " + detail::number_str(options_.decay) +
                           " (must be >= 0)");
   }
 }
@@ -137,7 +132,7 @@ std::string MiFgsm::str() const {
                     : threat_.eps / static_cast<double>(options_.steps);
   return "MiFgsm(" + threat_str() +
          ", steps=" + std::to_string(options_.steps) +
-         ", step_size=" + number(step) + ", decay=" + number(options_.decay) +
+         ", step_size=" + detail::number_str(step) + ", decay=" + detail::number_str(options_.decay) +
          ")";
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "plot/canvas.h"
+#include "text.h"
 #include "xai/error.h"
 #include "xai/io/file.h"
 #include "xai/io/npy.h"
@@ -17,12 +18,6 @@ namespace xai {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
 
 NormSummary summary_of(const torch::Tensor& v) {
   NormSummary s;
@@ -105,7 +100,7 @@ Json run_json(const torch::Tensor& x, const AttackRun& run) {
           {"samples", samples}};
 }
 
-std::string eps_suffix(double eps) { return "_eps" + number(eps); }
+std::string eps_suffix(double eps) { return "_eps" + detail::number_str(eps); }
 
 // An image row [C, H, W] (C 1 or 3) as RGBA bytes, `scale` times larger,
 // values mapped by `to_unit` into [0, 1].

@@ -8,35 +8,15 @@
 #include <sstream>
 #include <utility>
 
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
 
-class Stopwatch {
- public:
-  double seconds() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point start_ = Clock::now();
-};
-
-std::string shape_str(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
-
-std::string number_str(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
+using detail::number_str;
+using detail::shape_str;
+using detail::Stopwatch;
 
 const char* bool_str(bool value) { return value ? "true" : "false"; }
 

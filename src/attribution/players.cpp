@@ -3,18 +3,13 @@
 #include <sstream>
 #include <utility>
 
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
 
-std::string shape_str(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
+using detail::shape_str;
 
 void check_positive(const char* name, int64_t value) {
   if (value < 1) {

@@ -10,31 +10,16 @@
 #include <unordered_map>
 #include <utility>
 
+#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
 namespace {
 
+using detail::shape_str;
+using detail::Stopwatch;
+
 using torch::indexing::Slice;
-
-class Stopwatch {
- public:
-  double seconds() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point start_ = Clock::now();
-};
-
-std::string shape_str(c10::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 
 void check_positive(const char* name, int64_t value) {
   if (value < 1) {
