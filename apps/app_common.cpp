@@ -11,6 +11,7 @@
 #include <cctype>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "xai/error.h"
 
@@ -178,6 +179,32 @@ torch::Tensor sample_rows(const torch::Tensor& x, int64_t n, uint64_t seed,
   auto order = torch::randperm(rows, generator, torch::kLong);
   auto picked = std::get<0>(order.narrow(0, 0, n).sort());
   return x.index_select(0, picked);
+}
+
+std::vector<int64_t> parse_shape(const std::string& spec, const char* flag) {
+  std::vector<int64_t> shape;
+  std::stringstream in(spec);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    size_t used = 0;
+    int64_t d = 0;
+    try {
+      d = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size() || d < 1) {
+      throw InvalidArgument("invalid " + std::string(flag) + ": " + spec +
+                            " (positive sizes joined by commas, e.g. "
+                            "1,28,28)");
+    }
+    shape.push_back(d);
+  }
+  if (shape.empty()) {
+    throw InvalidArgument("invalid " + std::string(flag) + ": " + spec +
+                          " (positive sizes joined by commas, e.g. 1,28,28)");
+  }
+  return shape;
 }
 
 void check_output_dir(const std::string& dir) {

@@ -79,6 +79,10 @@ torch::Tensor slice_rows(const torch::Tensor& x, const RowRange& range,
 torch::Tensor sample_rows(const torch::Tensor& x, int64_t n, uint64_t seed,
                           const std::string& what);
 
+// Parses a shape written as positive sizes joined by commas ("1,28,28").
+// Throws InvalidArgument "invalid <flag>: <spec> (...)" otherwise.
+std::vector<int64_t> parse_shape(const std::string& spec, const char* flag);
+
 // Throws IoError when `dir` cannot become an output directory: it is a file,
 // or its nearest existing ancestor is not a directory or not writable.
 // Creates nothing.

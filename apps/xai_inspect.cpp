@@ -48,25 +48,6 @@ void print_row_shape(const xai::Model& model) {
   std::cout << "] (read off the first layer)\n";
 }
 
-std::vector<int64_t> parse_shape(const std::string& spec) {
-  std::vector<int64_t> shape;
-  std::stringstream in(spec);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    try {
-      size_t used = 0;
-      int64_t d = std::stoll(part, &used);
-      if (used != part.size() || d < 1) throw std::invalid_argument(part);
-      shape.push_back(d);
-    } catch (const std::exception&) {
-      throw xai::InvalidArgument("invalid --input-shape: " + spec +
-                                 " (positive sizes joined by commas, e.g. "
-                                 "1,28,28)");
-    }
-  }
-  return shape;
-}
-
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -79,25 +60,14 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 // model's own when every size of it is known.
 std::optional<std::vector<int64_t>> probe_shape(const Args& a,
                                                 const xai::Model& model) {
-  if (!a.input_shape.empty()) return parse_shape(a.input_shape);
+  if (!a.input_shape.empty())
+    return xai::app::parse_shape(a.input_shape, "--input-shape");
   const auto& known = model.input_row_shape();
   bool complete =
       !known.empty() &&
       std::none_of(known.begin(), known.end(), [](int64_t d) { return d < 0; });
   if (!complete) return std::nullopt;
   return known;
-}
-
-// The TorchScript interpreter reports an input it rejects with a traceback
-// and the reason on the last line of its message.
-std::string rejection_reason(const std::exception& e) {
-  std::string why = e.what();
-  while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) {
-    why.pop_back();
-  }
-  why = why.substr(why.find_last_of('\n') + 1);
-  if (why.rfind("RuntimeError: ", 0) == 0) why = why.substr(14);
-  return why;
 }
 
 // The readable layers for one row of shape `row`, computed before anything
@@ -115,16 +85,6 @@ std::vector<xai::LayerInfo> probe_layers(const Args& a, const xai::Model& model,
     if (!a.input_shape.empty()) throw;
     note = e.what();
     return {};
-  } catch (const xai::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    std::string why = rejection_reason(e);
-    std::string joined;
-    for (size_t i = 0; i < row.size(); ++i) {
-      joined += (i ? "," : "") + std::to_string(row[i]);
-    }
-    throw xai::InvalidArgument("invalid input shape: " + joined +
-                               " (the model rejects it: " + why + ")");
   }
 }
 

@@ -35,25 +35,6 @@ struct Args {
   std::string out;
 };
 
-std::vector<int64_t> parse_shape(const std::string& spec) {
-  std::vector<int64_t> shape;
-  std::stringstream in(spec);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    try {
-      size_t used = 0;
-      int64_t d = std::stoll(part, &used);
-      if (used != part.size() || d < 1) throw std::invalid_argument(part);
-      shape.push_back(d);
-    } catch (const std::exception&) {
-      throw xai::InvalidArgument("invalid --input-shape: " + spec +
-                                 " (positive sizes joined by commas, e.g. "
-                                 "1,28,28)");
-    }
-  }
-  return shape;
-}
-
 void run(const Args& a) {
   xai::app::check_output_dir(a.out);
   std::vector<xai::Objective> objectives;
@@ -62,7 +43,8 @@ void run(const Args& a) {
   }
   xai::Model model = xai::Model::load(a.model, a.device);
   xai::VisualizeOptions o;
-  if (!a.input_shape.empty()) o.row_shape = parse_shape(a.input_shape);
+  if (!a.input_shape.empty())
+    o.row_shape = xai::app::parse_shape(a.input_shape, "--input-shape");
   o.batch = a.batch;
   o.steps = a.steps;
   o.lr = a.lr;
@@ -92,8 +74,9 @@ void run(const Args& a) {
   xai::Visualizer vis(model, objectives, o);
   if (o.param == xai::ParamKind::kFourier && !a.param.empty() &&
       !vis.is_image()) {
-    throw xai::InvalidArgument("invalid --param: fft (needs image inputs "
-                               "[channels, height, width]; use pixel)");
+    throw xai::InvalidArgument(
+        "invalid --param: fft (needs image inputs "
+        "[channels, height, width]; use pixel)");
   }
   xai::Visualization r = vis.run();
 
@@ -116,7 +99,8 @@ void run(const Args& a) {
     obj["objective"] = objectives[i].str();
     for (const auto& s : r.snapshots) {
       std::vector<double> v(s.values.size(1));
-      for (size_t j = 0; j < v.size(); ++j) v[j] = s.values[i][j].item<double>();
+      for (size_t j = 0; j < v.size(); ++j)
+        v[j] = s.values[i][j].item<double>();
       obj["snapshots"].push_back({{"step", s.step}, {"activation", v}});
     }
     std::vector<double> reached(a.batch);
@@ -140,8 +124,8 @@ void run(const Args& a) {
                                 idx.data_ptr<int64_t>() + k);
       obj["top_rows"] = rows;
       if (vis.is_image()) {
-        files["top_" + std::to_string(i) + ".png"] = xai::png_grid(
-            data.index_select(0, idx), k, lo, hi);
+        files["top_" + std::to_string(i) + ".png"] =
+            xai::png_grid(data.index_select(0, idx), k, lo, hi);
       }
     }
     result["objectives"].push_back(obj);
@@ -150,9 +134,8 @@ void run(const Args& a) {
     auto shape = r.inputs.sizes().vec();
     std::vector<int64_t> flat = {n * a.batch};
     flat.insert(flat.end(), shape.begin() + 2, shape.end());
-    files["grid.png"] = xai::png_grid(r.inputs.reshape(flat),
-                                      n * a.batch <= 10 ? n * a.batch : 10,
-                                      lo, hi);
+    files["grid.png"] = xai::png_grid(
+        r.inputs.reshape(flat), n * a.batch <= 10 ? n * a.batch : 10, lo, hi);
   }
   files["inputs.npy"] = xai::npy_bytes(r.inputs);
   files["result.json"] = result.dump(2) + "\n";
@@ -176,9 +159,10 @@ void run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Finds inputs that maximize objectives on named layers of a "
-               "TorchScript\nmodel (activation maximization).",
-               "xai-visualize"};
+  CLI::App app{
+      "Finds inputs that maximize objectives on named layers of a "
+      "TorchScript\nmodel (activation maximization).",
+      "xai-visualize"};
   Args args;
   xai::app::LoggingFlags logging;
   app.add_option("--model", args.model, "TorchScript model file")->required();

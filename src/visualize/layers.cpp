@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -95,8 +96,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diag = up;
     }
   }
@@ -144,7 +145,8 @@ LayerGraph::LayerGraph(const Model& model) : module(model.module()) {
   if (graph_->inputs().size() != 2 || graph_->outputs().size() != 1) {
     throw UnsupportedModel(
         "cannot read layers: forward must take one tensor and return one "
-        "(it is " + model.signature() + ")");
+        "(it is " +
+        model.signature() + ")");
   }
   const Value* self = graph_->inputs()[0];
   while (Node* call = first_call(graph_->block())) {
@@ -155,16 +157,15 @@ LayerGraph::LayerGraph(const Model& model) : module(model.module()) {
     std::string path = forward ? module_path(call, self) : "";
     bool top = call->owningBlock() == graph_->block();
     torch::jit::Function* callee =
-        method ? &call->input(0)->type()->expect<c10::ClassType>()->getMethod(
-                     call->s(attr::name))
-               : call->input(0)->type()->expect<c10::FunctionType>()
-                     ->function();
+        method
+            ? &call->input(0)->type()->expect<c10::ClassType>()->getMethod(
+                  call->s(attr::name))
+            : call->input(0)->type()->expect<c10::FunctionType>()->function();
     if (!method) call->removeInput(0);  // the function itself
-    std::vector<Value*> before(call->outputs().begin(),
-                               call->outputs().end());
-    auto outs = torch::jit::inlineCallTo(
-        call, &torch::jit::toGraphFunction(*callee),
-        /*inline_optimized_graph=*/false);
+    std::vector<Value*> before(call->outputs().begin(), call->outputs().end());
+    auto outs =
+        torch::jit::inlineCallTo(call, &torch::jit::toGraphFunction(*callee),
+                                 /*inline_optimized_graph=*/false);
     // A site recorded earlier may be this call's value (an outer module
     // returning what its last submodule returns).
     for (auto& site : sites_) {
@@ -273,9 +274,9 @@ std::shared_ptr<torch::jit::GraphFunction> LayerGraph::function(
   for (size_t i = 0; i < wanted.size(); ++i) {
     Value* v = map.at(wanted[i]);
     if (i > 0 && v->type()->isSubtypeOf(*c10::TensorType::get())) {
-      torch::jit::WithInsertPoint guard(
-          v->node()->kind() == prim::Param ? g->block()->nodes().front()
-                                           : v->node()->next());
+      torch::jit::WithInsertPoint guard(v->node()->kind() == prim::Param
+                                            ? g->block()->nodes().front()
+                                            : v->node()->next());
       v = g->insert(c10::aten::clone, {v});
     }
     outs.push_back(v);
@@ -324,8 +325,9 @@ std::vector<Tensor> LayerReader::forward(const Tensor& x,
   std::vector<Tensor> out;
   for (const auto& v : tuple->elements()) {
     if (!v.isTensor()) {
-      throw UnsupportedModel("cannot read layers: a layer's value is not "
-                             "one tensor");
+      throw UnsupportedModel(
+          "cannot read layers: a layer's value is not "
+          "one tensor");
     }
     out.push_back(v.toTensor());
   }
@@ -337,15 +339,27 @@ std::vector<LayerInfo> describe_layers(
   auto names = layer_names(model);
   LayerReader reader(model, {names.begin(), names.end() - 1});
   torch::NoGradGuard no_grad;
-  auto x = torch::zeros(input_shape, torch::TensorOptions()
-                                         .dtype(model.dtype())
-                                         .device(model.device()));
+  auto x = torch::zeros(
+      input_shape,
+      torch::TensorOptions().dtype(model.dtype()).device(model.device()));
   std::vector<Tensor> values;
   try {
     values = reader.forward(x);
-  } catch (const c10::Error& e) {
-    std::string why = e.what_without_backtrace();
-    why = why.substr(0, why.find('\n'));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // LibTorch's errors start with the reason; the TorchScript interpreter
+    // puts it on the last line, after a traceback.
+    auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+    std::string why =
+        c10_error ? c10_error->what_without_backtrace() : e.what();
+    while (!why.empty() &&
+           std::isspace(static_cast<unsigned char>(why.back()))) {
+      why.pop_back();
+    }
+    why = c10_error ? why.substr(0, why.find('\n'))
+                    : why.substr(why.find_last_of('\n') + 1);
+    if (why.rfind("RuntimeError: ", 0) == 0) why = why.substr(14);
     std::ostringstream shape;
     for (size_t i = 0; i < input_shape.size(); ++i) {
       shape << (i ? "," : "") << input_shape[i];

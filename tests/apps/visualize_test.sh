@@ -85,7 +85,7 @@ expect "inspect without an input shape" 0 "layers: pass --input-shape" \
   "$inspect" --model "$model"
 
 expect "inspect rejected input shape" 3 \
-  "invalid input shape: 3,28,28 (the model rejects it: " \
+  "invalid input shape: 1,3,28,28 (the model rejects it: " \
   "$inspect" --model "$model" --input-shape 3,28,28
 [[ -s $tmp/stdout ]] && fail "inspect rejected input shape: printed a report"
 

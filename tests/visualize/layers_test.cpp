@@ -136,6 +136,25 @@ TEST_F(VisualizeLayers, MnistCnnLayersHaveTheirShapes) {
   EXPECT_TRUE(all_close(reader.forward(x)[1], features, 1e-6));
 }
 
+// Regression: the TorchScript interpreter reports a rejected input with a
+// plain std::exception, which used to escape as an internal error.
+TEST_F(VisualizeLayers, RejectedInputShapeIsAnInvalidArgument) {
+  Model model = Model::load(test::source_path("models/mnist_cnn.pt"));
+  try {
+    describe_layers(model, {1, 3, 28, 28});
+    FAIL() << "no exception";
+  } catch (const InvalidArgument& e) {
+    // LibTorch's own wording of the reason varies between versions.
+    std::string message = e.what();
+    EXPECT_EQ(message.rfind(
+                  "invalid input shape: 1,3,28,28 (the model rejects it: ", 0),
+              0u)
+        << message;
+    EXPECT_NE(message.find("channels"), std::string::npos) << message;
+    EXPECT_EQ(message.find("Traceback"), std::string::npos) << message;
+  }
+}
+
 TEST_F(VisualizeLayers, RedirectedReluPassesGradientsThatRaiseDeadUnits) {
   Model model = test::model_from_source(R"(
 def forward(self, x):
