@@ -62,7 +62,8 @@ Bounds: [0, 1] for images, else each feature's min and max over the input
 file, unless --bounds LO,HI. --mean/--std (one value per channel) put the
 normalization in front of the model, so eps stays in input units.
 Labels: --labels FILE (.npy, or .csv with one integer per line) or
---label-column of a CSV input; one per input row.
+--label-column of a CSV input; one per input row (or, with --rows, one
+per selected row).
 
 Examples:
   xai-attack --model models/mnist_cnn.pt \
@@ -125,7 +126,12 @@ void validate(const CLI::App& app, const Args& a) {
         "give the true labels with exactly one of "
         "--labels FILE and --label-column NAME");
   }
-  for (double e : a.eps) {
+  if (a.eps.empty()) xai::app::usage_error("--eps needs at least one value");
+  for (size_t i = 0; i < a.eps.size(); ++i) {
+    double e = a.eps[i];
+    if (std::find(a.eps.begin(), a.eps.begin() + i, e) != a.eps.begin() + i) {
+      xai::app::usage_error("--eps lists " + fmt::format("{}", e) + " twice");
+    }
     if (!(std::isfinite(e) && e >= 0)) {
       throw xai::InvalidArgument("invalid --eps: " + fmt::format("{}", e) +
                                  " (must be >= 0 and finite)");
@@ -222,13 +228,31 @@ void run(const CLI::App& app, const Args& a) {
   if (!a.rows.empty()) {
     xai::app::RowRange range = xai::app::parse_row_range(a.rows);
     x = xai::app::slice_rows(x, range, a.input);
+    // Labels for every input row follow the selection; labels for just
+    // the selected rows are taken as they are.
     if (labels.defined() && labels.size(0) == input.x.size(0)) {
       labels = xai::app::slice_rows(labels, range, a.labels);
+    } else if (labels.defined() && labels.size(0) != x.size(0)) {
+      throw xai::InvalidArgument(
+          "cannot attack input: " + std::to_string(labels.size(0)) +
+          " labels for " + std::to_string(input.x.size(0)) + " rows of " +
+          a.input + " and " + std::to_string(x.size(0)) +
+          " selected rows (give one label per input row, or one per "
+          "selected row)");
     }
   }
 
   xai::AttackConfig config;
   config.threat = make_threat(a, input.x);
+  if (a.bounds.empty() && config.threat.lo.defined()) {
+    int64_t fixed = config.threat.lo.eq(config.threat.hi).sum().item<int64_t>();
+    if (fixed > 0) {
+      spdlog::warn(
+          "{} of {} features take a single value in {}, so their "
+          "bounds allow no change; give --bounds to attack them",
+          fixed, config.threat.lo.numel(), a.input);
+    }
+  }
   config.steps = a.steps;
   config.step_size = a.step_size;
   config.restarts = a.restarts;

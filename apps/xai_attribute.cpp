@@ -242,6 +242,23 @@ void validate(const CLI::App& app, const Args& a) {
   require_positive(app, "--samples", a.samples);
   require_positive(app, "--background-rows", a.background_rows);
   require_positive(app, "--max-players", a.max_players);
+  // Each step or sample is a model evaluation per row; beyond this the
+  // run cannot finish in memory or time.
+  const int64_t most = 1000000;
+  for (auto [flag, value] :
+       {std::pair{"--steps", a.steps}, std::pair{"--samples", a.samples}}) {
+    if (value > most) {
+      throw xai::InvalidArgument("invalid " + std::string(flag) + ": " +
+                                 std::to_string(value) + " (at most " +
+                                 std::to_string(most) + ")");
+    }
+  }
+  bool has_base = !uses({"saliency", "inputxgrad", "smoothgrad"}, a.method);
+  if (!has_base && uses(a.plots, "waterfall")) {
+    xai::app::usage_error(
+        "--plot waterfall needs base values, which --method " + a.method +
+        " does not have");
+  }
   if (app.count("--budget") > 0 && a.budget < 0) {
     throw xai::InvalidArgument("invalid --budget: " + std::to_string(a.budget) +
                                " (must be >= 0)");

@@ -67,8 +67,8 @@ torch::Device parse_device(const std::string& spec) {
   }
   int index = 0;
   if (spec != "cuda") {
-    std::string digits = spec.size() > 5 && spec[4] == ':' ? spec.substr(5)
-                                                           : std::string();
+    std::string digits =
+        spec.size() > 5 && spec[4] == ':' ? spec.substr(5) : std::string();
     if (digits.empty() ||
         digits.find_first_not_of("0123456789") != std::string::npos) {
       throw InvalidArgument("invalid device: '" + spec +
@@ -96,8 +96,9 @@ Target Target::parse(const std::string& spec) {
     t.kind = Kind::kAll;
     return t;
   }
-  if (spec.empty() || spec.find_first_not_of("0123456789") != std::string::npos
-      || spec.size() > 9) {
+  if (spec.empty() ||
+      spec.find_first_not_of("0123456789") != std::string::npos ||
+      spec.size() > 9) {
     throw InvalidArgument("invalid target: '" + spec +
                           "' (use pred, all or an output index)");
   }
@@ -130,12 +131,23 @@ Model Model::load(const std::string& path, const std::string& device) {
   if (std::filesystem::file_size(path, ec) == 0) {
     throw IoError("cannot load model " + path + ": the file is empty");
   }
+  if (!std::ifstream(path, std::ios::binary)) {
+    throw IoError("cannot load model " + path + ": permission denied");
+  }
   torch::jit::Module module;
   try {
     module = torch::jit::load(path, dev);
   } catch (const c10::Error& e) {
     throw UnsupportedModel("cannot load model " + path + ": " +
                            describe_non_torchscript(path));
+  } catch (const std::exception& e) {
+    // The TorchScript compiler rejects the archive's code with a plain
+    // exception whose first line says why.
+    std::string why = e.what();
+    why = why.substr(0, why.find('\n'));
+    throw UnsupportedModel("cannot load model " + path +
+                           ": its TorchScript code does not compile (" + why +
+                           "); export the model again");
   }
   Model model(std::move(module), dev, path);
   model.sha256_ = sha256_file(path);
@@ -181,8 +193,9 @@ std::vector<std::string> Model::submodule_names() const {
 
 void Model::check_input(const torch::Tensor& x) const {
   if (!x.defined() || x.dim() == 0) {
-    throw InvalidArgument("cannot use input: expected a batch [rows, ...], "
-                          "got a scalar or no tensor");
+    throw InvalidArgument(
+        "cannot use input: expected a batch [rows, ...], "
+        "got a scalar or no tensor");
   }
   if (x.scalar_type() != dtype_) {
     throw InvalidArgument(std::string("cannot use input: expected dtype ") +
@@ -200,9 +213,9 @@ void Model::check_input(const torch::Tensor& x) const {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {  // c10::Error, or the interpreter's
-    std::string expected =
-        row_shape_.empty() ? std::string("a shape the model accepts")
-                           : "[rows, " + shape_str(row_shape_).substr(1);
+    std::string expected = row_shape_.empty()
+                               ? std::string("a shape the model accepts")
+                               : "[rows, " + shape_str(row_shape_).substr(1);
     throw InvalidArgument("cannot run model on input of shape " +
                           shape_str(x.sizes()) + ": expected " + expected +
                           " (" + torch_reason(e.what()) + ")");
@@ -213,15 +226,16 @@ torch::Tensor Model::forward(const torch::Tensor& x) const {
   auto module = module_;  // a handle: forward() is not const in LibTorch
   torch::IValue out = module.forward({x});
   if (!out.isTensor()) {
-    throw UnsupportedModel("cannot use model " + path_ +
-                           ": forward returns " + out.tagKind() +
-                           ", expected one tensor");
+    throw UnsupportedModel("cannot use model " + path_ + ": forward returns " +
+                           out.tagKind() + ", expected one tensor");
   }
   torch::Tensor y = out.toTensor();
   if (y.dim() == 0 || y.size(0) != x.size(0)) {
     throw UnsupportedModel("cannot use model " + path_ + ": output shape " +
-                           shape_str(y.sizes()) + " has no batch dimension "
-                           "of " + std::to_string(x.size(0)) + " rows");
+                           shape_str(y.sizes()) +
+                           " has no batch dimension "
+                           "of " +
+                           std::to_string(x.size(0)) + " rows");
   }
   return y.dim() == 1 ? y.unsqueeze(1) : y.flatten(1);
 }
@@ -230,8 +244,8 @@ torch::Tensor Model::select_targets(const torch::Tensor& outputs,
                                     const Target& target) const {
   int64_t rows = outputs.size(0);
   int64_t n = outputs.size(1);
-  auto opts = torch::TensorOptions().dtype(torch::kInt64)
-                  .device(outputs.device());
+  auto opts =
+      torch::TensorOptions().dtype(torch::kInt64).device(outputs.device());
   if (n == 1) return torch::zeros({rows, 1}, opts);
   switch (target.kind) {
     case Target::Kind::kPredicted:

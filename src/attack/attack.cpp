@@ -8,11 +8,11 @@
 #include <sstream>
 
 #include "attack/problem.h"
+#include "text.h"
 #include "xai/attack/apgd.h"
 #include "xai/attack/carlini_wagner.h"
 #include "xai/attack/deepfool.h"
 #include "xai/attack/gradient_attacks.h"
-#include "text.h"
 #include "xai/error.h"
 
 namespace xai {
@@ -68,14 +68,23 @@ void check_inside(const torch::Tensor& x, const torch::Tensor& lo,
   double high = h.expand_as(x64)[row].flatten()[at].item<double>();
   refuse_input("row " + std::to_string(row) +
                " lies outside the bounds: " + "element " + std::to_string(at) +
-               " is " + detail::number_str(value) + ", bounds [" + detail::number_str(low) + ", " +
-               detail::number_str(high) + "] (give other bounds, or rescale the input)");
+               " is " + detail::number_str(value) + ", bounds [" +
+               detail::number_str(low) + ", " + detail::number_str(high) +
+               "] (give other bounds, or rescale the input)");
 }
 
 // Warns when the outputs look like probabilities or change between passes.
 void check_outputs(detail::Problem& p, const torch::Tensor& x,
                    const torch::Tensor& z) {
   torch::Tensor z64 = z.to(torch::kFloat64);
+  torch::Tensor bad = torch::isfinite(z64).logical_not().any(1);
+  if (bad.any().item<bool>()) {
+    throw InvalidArgument(
+        "cannot attack input: the model's outputs contain NaN or infinity "
+        "(first in row " +
+        std::to_string(bad.nonzero()[0][0].item<int64_t>()) +
+        "); check the input and the normalization");
+  }
   bool probabilities = z.size(1) > 1 && z64.ge(0).all().item<bool>() &&
                        z64.le(1).all().item<bool>() &&
                        (z64.sum(1) - 1).abs().max().item<double>() < 1e-3;
@@ -247,7 +256,8 @@ Attack::Attack(Model model, ThreatModel threat)
     double l = lo.expand_as(bad).flatten()[i].item<double>();
     double h = hi.expand_as(bad).flatten()[i].item<double>();
     throw InvalidArgument(
-        "invalid bounds: lo " + detail::number_str(l) + " > hi " + detail::number_str(h) +
+        "invalid bounds: lo " + detail::number_str(l) + " > hi " +
+        detail::number_str(h) +
         (bad.dim() > 0 ? " at element " + std::to_string(i) : std::string()));
   }
   if (t.mean.size() != t.std.size()) {
@@ -255,6 +265,12 @@ Attack::Attack(Model model, ThreatModel threat)
         "invalid normalization: " + std::to_string(t.mean.size()) +
         " mean and " + std::to_string(t.std.size()) +
         " std values (give one of each per channel)");
+  }
+  for (double m : t.mean) {
+    if (!std::isfinite(m)) {
+      throw InvalidArgument("invalid mean: " + detail::number_str(m) +
+                            " (must be finite)");
+    }
   }
   for (double s : t.std) {
     if (!(std::isfinite(s) && s > 0)) {
@@ -265,7 +281,8 @@ Attack::Attack(Model model, ThreatModel threat)
 }
 
 std::string Attack::threat_str() const {
-  return "eps=" + detail::number_str(threat_.eps) + ", norm=" + to_string(threat_.norm) +
+  return "eps=" + detail::number_str(threat_.eps) +
+         ", norm=" + to_string(threat_.norm) +
          ", targeting=" + threat_.targeting.str();
 }
 

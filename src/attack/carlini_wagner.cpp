@@ -31,9 +31,10 @@ CarliniWagner::CarliniWagner(Model model, ThreatModel threat,
   if (!(o.initial_const > 0) || !(o.learning_rate > 0) ||
       !(o.confidence >= 0)) {
     throw InvalidArgument("invalid options: initial_const " +
-                          detail::number_str(o.initial_const) + ", learning_rate " +
-                          detail::number_str(o.learning_rate) + ", confidence " +
-                          detail::number_str(o.confidence) +
+                          detail::number_str(o.initial_const) +
+                          ", learning_rate " +
+                          detail::number_str(o.learning_rate) +
+                          ", confidence " + detail::number_str(o.confidence) +
                           " (the first two must be > 0, the confidence >= 0)");
   }
 }

@@ -17,8 +17,9 @@ void check_steps(int64_t steps, double step_size) {
                           " (must be >= 1)");
   }
   if (!(step_size >= 0)) {
-    throw InvalidArgument("invalid step_size: " + detail::number_str(step_size) +
-                          " (must be >= 0; 0 picks the default)");
+    throw InvalidArgument(
+        "invalid step_size: " + detail::number_str(step_size) +
+        " (must be >= 0; 0 picks the default)");
   }
 }
 
@@ -121,8 +122,9 @@ MiFgsm::MiFgsm(Model model, ThreatModel threat, MiFgsmOptions options)
     : Attack(std::move(model), std::move(threat)), options_(options) {
   check_steps(options_.steps, options_.step_size);
   if (!(options_.decay >= 0)) {
-    throw InvalidArgument("invalid decay: " + detail::number_str(options_.decay) +
-                          " (must be >= 0)");
+    throw InvalidArgument(
+        "invalid decay: " + detail::number_str(options_.decay) +
+        " (must be >= 0)");
   }
 }
 
@@ -132,8 +134,8 @@ std::string MiFgsm::str() const {
                     : threat_.eps / static_cast<double>(options_.steps);
   return "MiFgsm(" + threat_str() +
          ", steps=" + std::to_string(options_.steps) +
-         ", step_size=" + detail::number_str(step) + ", decay=" + detail::number_str(options_.decay) +
-         ")";
+         ", step_size=" + detail::number_str(step) +
+         ", decay=" + detail::number_str(options_.decay) + ")";
 }
 
 torch::Tensor MiFgsm::attack_chunk(Problem& p, const torch::Tensor& x,

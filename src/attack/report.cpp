@@ -258,6 +258,18 @@ void write_attack_report(const std::string& dir, const AttackReportMeta& meta,
                          : torch::ones({}, torch::kFloat64);
   torch::Tensor clean = x.detach().cpu();
 
+  // Every target is checked before anything is written.
+  std::vector<std::string> targets = {dir + "/report.json",
+                                      dir + "/accuracy_vs_eps.png"};
+  for (const auto& run : runs) {
+    std::string suffix = several ? eps_suffix(run.eps) : "";
+    targets.push_back(dir + "/adversarial" + suffix + ".npy");
+    for (int64_t i = 0; pictures && i < std::min(images, x.size(0)); ++i) {
+      targets.push_back(dir + "/sample_" + std::to_string(i) + suffix + ".png");
+    }
+  }
+  check_replaceable(targets);
+
   for (auto& run : runs) {
     std::string suffix = several ? eps_suffix(run.eps) : "";
     run.adversarial_file = "adversarial" + suffix + ".npy";

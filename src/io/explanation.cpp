@@ -309,6 +309,7 @@ void write_explanation(const std::string& out_dir, const Attribution& a,
     throw IoError("cannot create directory " + out_dir + ": " +
                   error.message());
   }
+  check_replaceable({out_dir + "/values.npy", out_dir + "/explanation.json"});
   write_file_atomic(out_dir + "/values.npy", npy);
   write_file_atomic(out_dir + "/explanation.json", json);
 }

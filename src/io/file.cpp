@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "xai/error.h"
@@ -140,6 +141,15 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     throw IoError("cannot write " + path + ": " + describe_errno(err));
   }
   sync_directory(directory_of(path));
+}
+
+void check_replaceable(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+      throw IoError("cannot write " + path + ": it is a directory");
+    }
+  }
 }
 
 }  // namespace xai

@@ -22,9 +22,8 @@ constexpr double kFade = 0.3;
 // [0, 1]: RGB for 3 channels, else the channel mean repeated. Each image
 // already in [0, 1] is kept as it is; others are stretched to it.
 torch::Tensor pictures(const torch::Tensor& data) {
-  torch::Tensor x = data.size(1) == 3
-                        ? data
-                        : data.mean(1, true).expand({-1, 3, -1, -1});
+  torch::Tensor x =
+      data.size(1) == 3 ? data : data.mean(1, true).expand({-1, 3, -1, -1});
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < x.size(0); ++i) {
     torch::Tensor image = x[i];
@@ -59,20 +58,20 @@ Pixels input_pixels(const torch::Tensor& rgb) {  // [3, H, W]
 // |value| >= clip on.
 Pixels heat_pixels(const torch::Tensor& heat, const torch::Tensor& rgb,
                    double clip) {
-  Pixels p{static_cast<int>(heat.size(1)), static_cast<int>(heat.size(0)),
-           {}};
+  Pixels p{static_cast<int>(heat.size(1)), static_cast<int>(heat.size(0)), {}};
   auto h = heat.accessor<double, 2>();
-  torch::Tensor gray =
-      rgb.defined() ? (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
-                    : torch::ones_like(heat);
+  torch::Tensor gray = rgb.defined()
+                           ? (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+                           : torch::ones_like(heat);
   gray = gray.contiguous();
   auto g = gray.accessor<double, 2>();
   for (int y = 0; y < p.height; ++y) {
     for (int x = 0; x < p.width; ++x) {
       double faded = 1 - kFade + kFade * g[y][x];
       double t = std::clamp(h[y][x] / clip, -1.0, 1.0);
-      Color c = Color::mix({faded, faded, faded, 1},
-                           t >= 0 ? plotting::kRed : plotting::kBlue, std::fabs(t));
+      Color c =
+          Color::mix({faded, faded, faded, 1},
+                     t >= 0 ? plotting::kRed : plotting::kBlue, std::fabs(t));
       p.rgba.insert(p.rgba.end(), {byte(c.r), byte(c.g), byte(c.b), 255});
     }
   }
@@ -95,19 +94,19 @@ torch::Tensor image_values(const PlotData& d) {
   if (!d.values.defined() || d.values.dim() < lead + 2 ||
       d.values.dim() > lead + 3) {
     plotting::refuse(kKind,
-                 "values have shape " +
-                     (d.values.defined() ? c10::str(d.values.sizes())
-                                         : std::string("undefined")) +
-                     "; an image plot needs " +
-                     (d.target_axis ? "[rows, targets, channels, height, "
-                                      "width] or [rows, targets, height, "
-                                      "width]"
-                                    : "[rows, channels, height, width] or "
-                                      "[rows, height, width]"));
+                     "values have shape " +
+                         (d.values.defined() ? c10::str(d.values.sizes())
+                                             : std::string("undefined")) +
+                         "; an image plot needs " +
+                         (d.target_axis ? "[rows, targets, channels, height, "
+                                          "width] or [rows, targets, height, "
+                                          "width]"
+                                        : "[rows, channels, height, width] or "
+                                          "[rows, height, width]"));
   }
   if (d.values.numel() == 0) {
-    plotting::refuse(kKind, "values of shape " + c10::str(d.values.sizes()) +
-                            " are empty");
+    plotting::refuse(
+        kKind, "values of shape " + c10::str(d.values.sizes()) + " are empty");
   }
   torch::Tensor v = d.values.detach().to(torch::kCPU, torch::kFloat64);
   if (!d.target_axis) v = v.unsqueeze(1);
@@ -126,8 +125,8 @@ torch::Tensor image_data(const PlotData& d, const torch::Tensor& v) {
   expected.insert(expected.end(), row.begin(), row.end());
   if (d.data.sizes() != c10::IntArrayRef(expected)) {
     plotting::refuse(kKind, "data has shape " + c10::str(d.data.sizes()) +
-                            ", expected " +
-                            c10::str(c10::IntArrayRef(expected)));
+                                ", expected " +
+                                c10::str(c10::IntArrayRef(expected)));
   }
   torch::Tensor x = d.data.detach().to(torch::kCPU, torch::kFloat64);
   if (x.dim() == 3) x = x.unsqueeze(1);
@@ -157,8 +156,8 @@ void draw_color_bar(plotting::Canvas& canvas, double width, double y,
   const double bar_w = std::min(0.6 * width, 360 * s);
   const double x0 = (width - bar_w) / 2;
   const double bar_h = 10 * s;
-  canvas.gradient(x0, y, bar_w, bar_h, {plotting::kBlue, plotting::kWhite, plotting::kRed},
-                  false);
+  canvas.gradient(x0, y, bar_w, bar_h,
+                  {plotting::kBlue, plotting::kWhite, plotting::kRed}, false);
 
   TextStyle numbers;
   numbers.size = 11 * s;
@@ -193,8 +192,8 @@ void plot_image(const PlotData& d, const PlotOptions& options,
   const int64_t rows = v.size(0), targets = v.size(1);
   if (options.row >= rows) {
     plotting::refuse(kKind, "row " + std::to_string(options.row) +
-                            " is out of range for " + std::to_string(rows) +
-                            " rows");
+                                " is out of range for " + std::to_string(rows) +
+                                " rows");
   }
   const int64_t tcount = d.target_axis ? targets : 0;
   const torch::Tensor target_ids =
@@ -205,8 +204,8 @@ void plot_image(const PlotData& d, const PlotOptions& options,
   const int64_t r0 = options.row;
   const int64_t n = std::min<int64_t>(options.max_images, rows - r0);
   const torch::Tensor heat = v.slice(0, r0, r0 + n).sum(2).contiguous();
-  const torch::Tensor rgb = x.defined() ? pictures(x.slice(0, r0, r0 + n))
-                                        : torch::Tensor();
+  const torch::Tensor rgb =
+      x.defined() ? pictures(x.slice(0, r0, r0 + n)) : torch::Tensor();
   const double clip = clip_value(heat, options.clip_percentile);
 
   // Layout: a grid of n rows by 1 + T panels, each with a label above it,
@@ -245,8 +244,8 @@ void plot_image(const PlotData& d, const PlotOptions& options,
   for (int64_t i = 0; i < n; ++i) {
     const int64_t row = r0 + i;
     const double image_y = y + 2 * label.size;
-    canvas->text(left + panel_w / 2, y + label.size, "row " + std::to_string(row),
-                 label);
+    canvas->text(left + panel_w / 2, y + label.size,
+                 "row " + std::to_string(row), label);
     if (rgb.defined()) {
       canvas->image(left, image_y, panel_w, panel_h, input_pixels(rgb[i]));
     } else {
@@ -256,18 +255,19 @@ void plot_image(const PlotData& d, const PlotOptions& options,
       const double px = left + (t + 1) * (panel_w + gap);
       std::string name;
       if (target_ids.defined()) {
-        const double id = target_ids.dim() == 2 ? target_ids[row][t].item<double>()
-                                                : target_ids[row].item<double>();
+        const double id = target_ids.dim() == 2
+                              ? target_ids[row][t].item<double>()
+                              : target_ids[row].item<double>();
         name = plotting::output_name(d.output_names, static_cast<int64_t>(id));
       } else {
         name = targets > 1 ? "target " + std::to_string(t) : "attribution";
       }
       canvas->text(px + panel_w / 2, y + label.size,
                    heat_label(name, outputs, row, t, label, panel_w), label);
-      canvas->image(px, image_y, panel_w, panel_h,
-                    heat_pixels(heat[i][t], rgb.defined() ? rgb[i]
-                                                          : torch::Tensor(),
-                                clip));
+      canvas->image(
+          px, image_y, panel_w, panel_h,
+          heat_pixels(heat[i][t], rgb.defined() ? rgb[i] : torch::Tensor(),
+                      clip));
     }
     y += row_h(panel_w);
   }

@@ -13,7 +13,8 @@ std::string to_string(const PlotOptions& o) {
          ", max_features=" + std::to_string(o.max_features) +
          ", row=" + std::to_string(o.row) +
          ", max_images=" + std::to_string(o.max_images) +
-         ", clip_percentile=" + plotting::format_number(o.clip_percentile) + ")";
+         ", clip_percentile=" + plotting::format_number(o.clip_percentile) +
+         ")";
 }
 
 PlotKind plot_kind_from_string(const std::string& name) {

@@ -74,8 +74,7 @@ class Reader {
       out.push_back(node.get<double>());
       return true;
     }
-    if (!node.is_array() ||
-        static_cast<int64_t>(node.size()) != shape[depth]) {
+    if (!node.is_array() || static_cast<int64_t>(node.size()) != shape[depth]) {
       return false;
     }
     for (const auto& child : node) {
@@ -101,8 +100,7 @@ Json parse(const Reader& reader, const std::string& text) {
 
 // The number of targets per row when every target was explained (targets,
 // base_values and outputs are [rows, T]); 0 for one target per row.
-int64_t targets_per_row(const torch::Tensor& targets,
-                        const torch::Tensor& base,
+int64_t targets_per_row(const torch::Tensor& targets, const torch::Tensor& base,
                         const torch::Tensor& outputs) {
   for (const auto* t : {&targets, &base, &outputs}) {
     if (t->defined()) return t->dim() == 2 ? t->size(1) : 0;
@@ -177,7 +175,8 @@ PlotData plot_data_from_explanation(const std::string& json_path,
 
   // The row shape S, as the data has it.
   std::vector<int64_t> row_shape = values.sizes().vec();
-  row_shape.erase(row_shape.begin(), row_shape.begin() + (d.target_axis ? 2 : 1));
+  row_shape.erase(row_shape.begin(),
+                  row_shape.begin() + (d.target_axis ? 2 : 1));
   std::vector<int64_t> data_shape = {rows};
   data_shape.insert(data_shape.end(), row_shape.begin(), row_shape.end());
   torch::Tensor data = reader.tensor(root, "data", false);

@@ -107,13 +107,13 @@ void draw_swarm(Canvas& canvas, const Row& row, const plotting::Axis& axis,
 }
 
 // The colour bar at the right of a beeswarm, between y0 and y1.
-void draw_color_bar(Canvas& canvas, double x, double y0, double y1,
-                    double s) {
+void draw_color_bar(Canvas& canvas, double x, double y0, double y1, double s) {
   const double width = 8 * s;
-  canvas.gradient(x, y0, width, y1 - y0,
-                  {plotting::kBlue, Color::mix(plotting::kBlue, plotting::kRed, 0.5),
-                   plotting::kRed},
-                  true);
+  canvas.gradient(
+      x, y0, width, y1 - y0,
+      {plotting::kBlue, Color::mix(plotting::kBlue, plotting::kRed, 0.5),
+       plotting::kRed},
+      true);
   TextStyle small;
   small.size = 11 * s;
   small.align = Align::kCenter;
@@ -144,7 +144,7 @@ Frame summary_frame(Canvas* canvas, const std::vector<Row>& rows,
   const double top = title_height + 18 * s;
   const double below = 8 * s + 46 * s + 8 * s;
   f.rows = plotting::layout_rows(static_cast<int>(rows.size()), top, below,
-                             kNaturalRow * s, options, f.height);
+                                 kNaturalRow * s, options, f.height);
   f.axis_y = f.rows.top + rows.size() * f.rows.height + 8 * s;
 
   TextStyle label;
@@ -161,8 +161,8 @@ Frame summary_frame(Canvas* canvas, const std::vector<Row>& rows,
     const double y = f.rows.y(static_cast<int>(i));
     canvas->line(f.axis.x0, y, f.axis.x1, y, plotting::kGrid, std::max(1.0, s),
                  true);
-    canvas->text(x0 - 10 * s, y, plotting::fit_text(rows[i].label, label, label_w),
-                 label);
+    canvas->text(x0 - 10 * s, y,
+                 plotting::fit_text(rows[i].label, label, label_w), label);
   }
   return f;
 }
@@ -181,7 +181,7 @@ void plot_beeswarm(const PlotData& d, const PlotOptions& options,
   const plotting::Table table = plotting::feature_table(d, "beeswarm");
   plotting::per_row(d.targets, "targets", table.values.size(0), 0, "beeswarm");
   const auto sel = plotting::select_features(table.values.abs().mean(0),
-                                         options.max_features);
+                                             options.max_features);
   const auto rows = summary_rows(table, sel);
 
   double lo = 0, hi = 0;
@@ -196,9 +196,9 @@ void plot_beeswarm(const PlotData& d, const PlotOptions& options,
 
   // Measure first: the canvas needs the height.
   const double title_h = title.empty() ? 0 : 36 * s;
-  Frame f = summary_frame(nullptr, rows, options, title_h, right, lo, hi,
-                          0.05);
-  auto canvas = plotting::make_canvas(plotting::format_of(path), f.width, f.height);
+  Frame f = summary_frame(nullptr, rows, options, title_h, right, lo, hi, 0.05);
+  auto canvas =
+      plotting::make_canvas(plotting::format_of(path), f.width, f.height);
   plotting::draw_title(*canvas, title, f.width, s);
   f = summary_frame(canvas.get(), rows, options, title_h, right, lo, hi, 0.05);
 
@@ -212,7 +212,7 @@ void plot_beeswarm(const PlotData& d, const PlotOptions& options,
                f.rows.height, radius);
   }
   plotting::draw_x_axis(*canvas, f.axis, f.axis_y, s,
-                    "attribution (impact on model output)");
+                        "attribution (impact on model output)");
   if (table.data.defined()) {
     const double span = rows_bottom - f.rows.top;
     const double margin = std::max(span * 0.1, 20 * s);
@@ -249,7 +249,8 @@ void plot_bar(const PlotData& d, const PlotOptions& options,
   // Room right of the longest bar for its number.
   Frame f = summary_frame(nullptr, rows, options, title_h, 24 * s, 0,
                           hi > 0 ? hi * 1.15 : 1, 0);
-  auto canvas = plotting::make_canvas(plotting::format_of(path), f.width, f.height);
+  auto canvas =
+      plotting::make_canvas(plotting::format_of(path), f.width, f.height);
   plotting::draw_title(*canvas, title, f.width, s);
   f = summary_frame(canvas.get(), rows, options, title_h, 24 * s, 0,
                     hi > 0 ? hi * 1.15 : 1, 0);
@@ -264,8 +265,8 @@ void plot_bar(const PlotData& d, const PlotOptions& options,
     canvas->rect(x0, y - h / 2, x1 - x0, h, plotting::kRed);
     canvas->text(x1 + 5 * s, y, plotting::format_number(bars[i], 3), number);
   }
-  canvas->line(f.axis.px(0), f.rows.top, f.axis.px(0), f.axis_y, plotting::kAxis,
-               std::max(1.0, s));
+  canvas->line(f.axis.px(0), f.rows.top, f.axis.px(0), f.axis_y,
+               plotting::kAxis, std::max(1.0, s));
   plotting::draw_x_axis(*canvas, f.axis, f.axis_y, s, "mean(|attribution|)");
   plotting::save(*canvas, path, "bar", f.width, f.height);
 }

@@ -32,14 +32,15 @@ std::vector<Step> steps_of(const plotting::Table& table, int64_t row,
   for (int64_t j : sel.top) {
     std::string label = table.names[j];
     if (table.data.defined()) {
-      label += " = " + plotting::format_number(table.data[row][j].item<double>());
+      label +=
+          " = " + plotting::format_number(table.data[row][j].item<double>());
     }
     steps.push_back({label, v[j].item<double>(), 0});
   }
   if (sel.others > 0) {
-    steps.push_back({sel.others_label(),
-                     plotting::others_sum(table.values, sel)[row].item<double>(),
-                     0});
+    steps.push_back(
+        {sel.others_label(),
+         plotting::others_sum(table.values, sel)[row].item<double>(), 0});
   }
   double at = base;
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
@@ -79,8 +80,8 @@ void draw_arrow(Canvas& canvas, const Step& step, const plotting::Axis& axis,
 }
 
 // A marker line at `x` from y0 to y1 with `label` centred at (x, label_y).
-void draw_mark(Canvas& canvas, double x, double y0, double y1,
-               double label_y, const std::string& label, double s) {
+void draw_mark(Canvas& canvas, double x, double y0, double y1, double label_y,
+               const std::string& label, double s) {
   canvas.line(x, y0, x, y1, plotting::kAxis, std::max(1.0, s), true);
   TextStyle style;
   style.size = 12 * s;
@@ -98,14 +99,14 @@ void plot_waterfall(const PlotData& d, const PlotOptions& options,
   const int64_t rows = table.values.size(0);
   if (options.row >= rows) {
     plotting::refuse("waterfall", "row " + std::to_string(options.row) +
-                                  " is out of range for " +
-                                  std::to_string(rows) + " rows");
+                                      " is out of range for " +
+                                      std::to_string(rows) + " rows");
   }
   if (!d.base_values.defined()) {
     plotting::refuse("waterfall",
-                 "there are no base values to start from (methods without "
-                 "a reference have none); draw a beeswarm or bar plot "
-                 "instead");
+                     "there are no base values to start from (methods without "
+                     "a reference have none); draw a beeswarm or bar plot "
+                     "instead");
   }
   const int64_t r = options.row;
   const double base =
@@ -129,8 +130,8 @@ void plot_waterfall(const PlotData& d, const PlotOptions& options,
   const double s = plotting::scale_of(options);
   std::string target;
   if (targets.defined()) {
-    target = plotting::output_name(d.output_names,
-                               static_cast<int64_t>(targets[r].item<double>()));
+    target = plotting::output_name(
+        d.output_names, static_cast<int64_t>(targets[r].item<double>()));
   }
   const std::string title =
       plotting::join_title({d.title, "row " + std::to_string(r), target});
@@ -140,13 +141,14 @@ void plot_waterfall(const PlotData& d, const PlotOptions& options,
   int height = 0;
   const plotting::Rows layout =
       plotting::layout_rows(static_cast<int>(steps.size()), top, below,
-                        kNaturalRow * s, options, height);
+                            kNaturalRow * s, options, height);
 
   TextStyle label;
   label.size = 12 * s;
   std::vector<std::string> labels;
   for (const auto& step : steps) labels.push_back(step.label);
-  const double label_w = plotting::label_width(labels, label, 0.45 * options.width);
+  const double label_w =
+      plotting::label_width(labels, label, 0.45 * options.width);
   const double x0 = 12 * s + label_w + 10 * s;
   // Room on both sides for numbers beyond the arrow tips.
   const plotting::Axis axis =
@@ -160,15 +162,15 @@ void plot_waterfall(const PlotData& d, const PlotOptions& options,
   for (size_t i = 0; i < steps.size(); ++i) {
     const double y = layout.y(static_cast<int>(i));
     canvas->line(x0, y, axis.x1, y, plotting::kGrid, std::max(1.0, s), true);
-    canvas->text(x0 - 10 * s, y, plotting::fit_text(steps[i].label, label, label_w),
-                 label);
+    canvas->text(x0 - 10 * s, y,
+                 plotting::fit_text(steps[i].label, label, label_w), label);
   }
 
   // Thin connectors from each arrow's start to the end of the one below.
   for (size_t i = 0; i + 1 < steps.size(); ++i) {
     const double x = axis.px(steps[i].from);
-    canvas->line(x, layout.y(static_cast<int>(i)),
-                 x, layout.y(static_cast<int>(i + 1)), plotting::kNoData,
+    canvas->line(x, layout.y(static_cast<int>(i)), x,
+                 layout.y(static_cast<int>(i + 1)), plotting::kNoData,
                  std::max(1.0, 0.8 * s));
   }
   const int last = static_cast<int>(steps.size()) - 1;

@@ -195,6 +195,41 @@ expect "--groups with a gradient method" 2 \
   "$attribute" --model "$model" --input "$csv" --label-column target \
   --method ig --groups "a=1" --out "$out"
 
+# A TorchScript archive whose code does not compile (regression: exit 1).
+python3 - "$model" "$tmp/badcode.pt" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as src, \
+        zipfile.ZipFile(sys.argv[2], "w") as dst:
+    for item in src.infolist():
+        data = src.read(item.filename)
+        if item.filename.endswith(".py") and "/code/" in item.filename:
+            data = b"def forward(self, x):\n  return x +++\n"
+        dst.writestr(item, data)
+PY
+expect "model code that does not compile" 5 \
+  "its TorchScript code does not compile" \
+  "$attribute" --model "$tmp/badcode.pt" --input "$csv" --label-column target \
+  --method saliency --out "$out"
+no_output "model code that does not compile" "$out"
+
+expect "steps beyond the limit" 3 "invalid --steps: 2000000000 (at most 1000000)" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method ig --steps 2000000000 --out "$out"
+
+expect "waterfall without base values" 2 \
+  "--plot waterfall needs base values, which --method saliency does not have" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method saliency --plot waterfall --out "$out"
+no_output "waterfall without base values" "$out"
+
+# An output file that is a directory: refused before anything is written.
+mkdir -p "$tmp/blocked/explanation.json"
+expect "output file is a directory" 4 \
+  "cannot write $tmp/blocked/explanation.json: it is a directory" \
+  "$attribute" --model "$model" --input "$csv" --label-column target \
+  --method saliency --rows 0:3 --out "$tmp/blocked"
+no_output "output file is a directory" "$tmp/blocked/values.npy"
+
 # A path below a regular file cannot be created, even by root.
 touch "$tmp/file"
 expect "unwritable --out" 4 \

@@ -64,7 +64,8 @@ expect "label out of range" 3 \
   --rows 0:3 --attack fgsm --eps 0.1 --out "$out"
 no_output "label out of range" "$out"
 
-expect "label count" 3 "cannot attack input: 3 labels for 5 rows" \
+expect "label count" 3 \
+  "cannot attack input: 3 labels for 1000 rows of $images and 5 selected rows" \
   "$attack" --model "$cnn" --input "$images" --labels "$tmp/bad_labels.csv" \
   --rows 0:5 --attack fgsm --eps 0.1 --out "$out"
 no_output "label count" "$out"
@@ -87,5 +88,27 @@ expect "deepfool targeted" 3 "deepfool is untargeted" \
   "$attack" --model "$cnn" --input "$images" --labels "$labels" --rows 0:5 \
   --attack deepfool --targeted 3 --eps 0.1 --out "$out"
 no_output "deepfool targeted" "$out"
+
+expect "eps listed twice" 2 "--eps lists 0.1 twice" \
+  "$attack" --model "$cnn" --input "$images" --labels "$labels" \
+  --attack fgsm --eps 0.1,0.1 --out "$out"
+
+expect "labels for other rows" 3 \
+  "cannot attack input: 3 labels for 1000 rows of $images and 4 selected rows" \
+  "$attack" --model "$cnn" --input "$images" --labels "$tmp/bad_labels.csv" \
+  --rows 5:9 --attack fgsm --eps 0.1 --out "$out"
+no_output "labels for other rows" "$out"
+
+expect "NaN mean" 3 "invalid mean: nan (must be finite)" \
+  "$attack" --model "$cnn" --input "$images" --labels "$labels" --rows 0:3 \
+  --attack fgsm --eps 0.1 --mean nan --std 1 --out "$out"
+no_output "NaN mean" "$out"
+
+mkdir -p "$tmp/blocked/report.json"
+expect "report path is a directory" 4 \
+  "cannot write $tmp/blocked/report.json: it is a directory" \
+  "$attack" --model "$cnn" --input "$images" --labels "$labels" --rows 0:3 \
+  --attack fgsm --eps 0.1 --out "$tmp/blocked"
+no_output "report path is a directory" "$tmp/blocked/adversarial.npy"
 
 finish "attack app"

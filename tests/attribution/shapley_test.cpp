@@ -49,8 +49,8 @@ const auto kDouble = torch::kFloat64;
 
 Model linear_model(int64_t features, int64_t outputs, torch::Tensor* w) {
   *w = torch::randn({features, outputs}, kDouble);
-  return model_from_source(kLinearSource,
-                           {{"w", *w}, {"b", torch::randn({outputs}, kDouble)}});
+  return model_from_source(
+      kLinearSource, {{"w", *w}, {"b", torch::randn({outputs}, kDouble)}});
 }
 
 Model interaction_model() {
@@ -60,12 +60,11 @@ Model interaction_model() {
 
 Model relu_model() {
   return model_from_source(
-      kReluSource,
-      {{"w0", torch::eye(3, kDouble)},
-       {"w1", torch::ones({4, 3}, kDouble)},
-       {"b1", torch::tensor({-10.0, 1.0, 1.0, 1.0}, kDouble)},
-       {"w2", torch::ones({2, 4}, kDouble)},
-       {"b2", torch::tensor({-1.0, 1.0}, kDouble)}});
+      kReluSource, {{"w0", torch::eye(3, kDouble)},
+                    {"w1", torch::ones({4, 3}, kDouble)},
+                    {"b1", torch::tensor({-10.0, 1.0, 1.0, 1.0}, kDouble)},
+                    {"w2", torch::ones({2, 4}, kDouble)},
+                    {"b2", torch::tensor({-1.0, 1.0}, kDouble)}});
 }
 
 Target all_targets() { return Target::parse("all"); }
@@ -110,17 +109,14 @@ std::vector<double> brute_shapley(const Model& model, const torch::Tensor& x,
     for (uint64_t s = 0; s < v.size(); ++s) {
       if (s >> i & 1) continue;
       int64_t size = __builtin_popcountll(s);
-      double weight =
-          factorial(size) * factorial(n - size - 1) / factorial(n);
+      double weight = factorial(size) * factorial(n - size - 1) / factorial(n);
       phi[i] += weight * (v[s | uint64_t{1} << i] - v[s]);
     }
   }
   return phi;
 }
 
-double max_abs(const torch::Tensor& t) {
-  return t.abs().max().item<double>();
-}
+double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
 
 class ExactShapleyTest : public test::Seeded {};
 class PermutationShapleyTest : public test::Seeded {};
@@ -238,8 +234,8 @@ TEST_F(ExactShapleyTest, EqualsBruteForceFormulaWithInteractions) {
   for (int64_t row = 0; row < 2; ++row) {
     for (int64_t t = 0; t < 2; ++t) {
       std::vector<double> phi = brute_shapley(model, x[row], background, t);
-      EXPECT_TRUE(all_close(a.values[row][t], torch::tensor(phi, kDouble),
-                            1e-5))
+      EXPECT_TRUE(
+          all_close(a.values[row][t], torch::tensor(phi, kDouble), 1e-5))
           << "row " << row << ", target " << t;
     }
   }
@@ -343,9 +339,10 @@ TEST_F(ExactShapleyTest, GroupedPlayerGetsGroupValueSharedByItsMembers) {
   ExactShapleyOptions options;
   options.background = torch::zeros({1, 3}, kDouble);
   options.players = Players(torch::tensor({0, 0, 1}));
-  PlayerAttribution r = ExactShapley(model, options)
-                            .explain(torch::tensor({{20.0, 50.0, 30.0}}, kDouble),
-                                     Target::parse("0"));
+  PlayerAttribution r =
+      ExactShapley(model, options)
+          .explain(torch::tensor({{20.0, 50.0, 30.0}}, kDouble),
+                   Target::parse("0"));
   EXPECT_TRUE(all_close(r.player_values,
                         torch::tensor({275.0, 115.0}, kDouble).view({1, 1, 2}),
                         1e-9));
@@ -398,7 +395,8 @@ TEST_F(ExactShapleyTest, ResultDoesNotDependOnMaxBatch) {
   options.background = torch::randn({3, 8}, kDouble);
   Attribution one = ExactShapley(model, options).attribute(x, all_targets());
   options.max_batch = 7;
-  Attribution chunked = ExactShapley(model, options).attribute(x, all_targets());
+  Attribution chunked =
+      ExactShapley(model, options).attribute(x, all_targets());
   EXPECT_TRUE(all_close(chunked.values, one.values, 1e-12));
   EXPECT_GT(chunked.forward_passes, one.forward_passes);
 }
@@ -409,10 +407,13 @@ TEST_F(PermutationShapleyTest, SameSeedSameResultOtherSeedOther) {
   PermutationShapleyOptions options;
   options.background = torch::randn({3, 8}, kDouble);
   options.samples = 5;
-  Attribution a = PermutationShapley(model, options).attribute(x, all_targets());
-  Attribution b = PermutationShapley(model, options).attribute(x, all_targets());
+  Attribution a =
+      PermutationShapley(model, options).attribute(x, all_targets());
+  Attribution b =
+      PermutationShapley(model, options).attribute(x, all_targets());
   options.seed = 1;
-  Attribution c = PermutationShapley(model, options).attribute(x, all_targets());
+  Attribution c =
+      PermutationShapley(model, options).attribute(x, all_targets());
   EXPECT_TRUE(all_close(a.values, b.values, 0.0));
   EXPECT_GT(max_abs(a.values - c.values), 1e-6);
 }
@@ -426,9 +427,8 @@ TEST_F(FeatureAblationTest, SharesPassesBetweenRows) {
   Attribution a = FeatureAblation(model, options).attribute(x, all_targets());
   // One pass for f(x), one for the zero baseline, one for 6 x 4 coalitions.
   EXPECT_EQ(a.forward_passes, 3);
-  EXPECT_TRUE(all_close(a.values, linear_shapley(w, x, torch::zeros({1, 4},
-                                                                   kDouble)),
-                        1e-10));
+  EXPECT_TRUE(all_close(
+      a.values, linear_shapley(w, x, torch::zeros({1, 4}, kDouble)), 1e-10));
 }
 
 TEST_F(OcclusionTest, NonOverlappingWindowsMatchAblationOverPatches) {
@@ -437,9 +437,9 @@ def forward(self, x):
     h = torch.relu(torch.matmul(x.flatten(1), self.w))
     return torch.matmul(h, self.v)
 )";
-  Model model = model_from_source(source,
-                                  {{"w", torch::randn({2 * 6 * 6, 5}, kDouble)},
-                                   {"v", torch::randn({5, 3}, kDouble)}});
+  Model model =
+      model_from_source(source, {{"w", torch::randn({2 * 6 * 6, 5}, kDouble)},
+                                 {"v", torch::randn({5, 3}, kDouble)}});
   torch::Tensor x = torch::randn({2, 2, 6, 6}, kDouble);
   torch::Tensor background = torch::randn({3, 2, 6, 6}, kDouble);
 
@@ -467,11 +467,11 @@ def forward(self, x):
   OcclusionOptions options;
   options.window = {2, 2};
   options.stride = {1, 1};
-  Attribution a = Occlusion(model, options)
-                      .attribute(torch::ones({1, 1, 5, 5}, kDouble),
-                                 all_targets());
-  EXPECT_TRUE(all_close(a.values, torch::ones({1, 1, 1, 5, 5}, kDouble),
-                        1e-12));
+  Attribution a =
+      Occlusion(model, options)
+          .attribute(torch::ones({1, 1, 5, 5}, kDouble), all_targets());
+  EXPECT_TRUE(
+      all_close(a.values, torch::ones({1, 1, 1, 5, 5}, kDouble), 1e-12));
   // 4 x 4 window positions plus f(x) and the baseline.
   EXPECT_EQ(a.model_evaluations, 16 + 2);
 }
@@ -496,9 +496,8 @@ def forward(self, x):
 
 TEST_F(PlayersTest, GridNumbersPatchesRowMajorWithSmallerEdgePatches) {
   Players p = Players::grid(3, 5, 2, 2);
-  torch::Tensor expected = torch::tensor({{0, 0, 1, 1, 2},
-                                          {0, 0, 1, 1, 2},
-                                          {3, 3, 4, 4, 5}});
+  torch::Tensor expected =
+      torch::tensor({{0, 0, 1, 1, 2}, {0, 0, 1, 1, 2}, {3, 3, 4, 4, 5}});
   EXPECT_TRUE(torch::equal(p.mask(), expected));
   EXPECT_EQ(p.count({1, 3, 5}), 6);
   EXPECT_EQ(p.name(4), "patch 1,1");
@@ -520,20 +519,30 @@ TEST_F(PlayersTest, GroupsComeFirstThenUngroupedColumns) {
 }
 
 TEST_F(PlayersTest, RejectsBadMasksAndGroups) {
-  EXPECT_EQ(error_message([] { Players(torch::tensor({0, 2, 2})); }),
+  EXPECT_EQ(error_message([] {
+              Players(torch::tensor({0, 2, 2}));
+            }),
             "invalid players: mask id 1 has no element (ids must be 0 to 2, "
             "each used at least once)");
-  EXPECT_EQ(error_message([] { Players(torch::tensor({0, -1})); }),
+  EXPECT_EQ(error_message([] {
+              Players(torch::tensor({0, -1}));
+            }),
             "invalid players: mask id -1 (ids must be >= 0)");
-  EXPECT_EQ(error_message([] { Players(torch::tensor({0.0, 1.0})); }),
+  EXPECT_EQ(error_message([] {
+              Players(torch::tensor({0.0, 1.0}));
+            }),
             "invalid players: mask dtype Float (must be an integer type)");
-  EXPECT_EQ(error_message([] { Players(torch::tensor({0, 1}), {"a"}); }),
+  EXPECT_EQ(error_message([] {
+              Players(torch::tensor({0, 1}), {"a"});
+            }),
             "invalid players: 1 names for 2 players");
   EXPECT_EQ(error_message([] {
               Players::groups(3, {{"a", {0, 1}}, {"b", {1}}});
             }),
             "invalid players: column 1 is in groups 'a' and 'b'");
-  EXPECT_EQ(error_message([] { Players::groups(3, {{"a", {3}}}); }),
+  EXPECT_EQ(error_message([] {
+              Players::groups(3, {{"a", {3}}});
+            }),
             "invalid players: column 3 of group 'a' (must be 0 to 2)");
 }
 

@@ -13,16 +13,15 @@ using torch::Tensor;
 
 class Visualize : public test::Seeded {};
 
-Model mnist() {
-  return Model::load(test::source_path("models/mnist_cnn.pt"));
-}
+Model mnist() { return Model::load(test::source_path("models/mnist_cnn.pt")); }
 
 TEST_F(Visualize, LinearUnitUnderL2ReachesNormalizedWeights) {
   Tensor w = torch::tensor({3.0, -1.0, 2.0, 0.5}).to(torch::kFloat32);
   Model model = test::model_from_source(R"(
 def forward(self, x):
     return torch.matmul(x, self.w.unsqueeze(1))
-)", {{"w", w}});
+)",
+                                        {{"w", w}});
   VisualizeOptions o;
   o.row_shape = {4};
   o.squash = Squash::kNone;
@@ -155,7 +154,8 @@ def forward(self, x):
 
 TEST_F(Visualize, BadInputIsRefusedWithClearMessages) {
   Model model = mnist();
-  auto make = [&](const std::string& spec, std::vector<int64_t> shape = {1, 28, 28}) {
+  auto make = [&](const std::string& spec,
+                  std::vector<int64_t> shape = {1, 28, 28}) {
     VisualizeOptions o;
     o.row_shape = shape;
     Visualizer(model, {Objective::parse(spec)}, o);
@@ -174,17 +174,20 @@ TEST_F(Visualize, BadInputIsRefusedWithClearMessages) {
             "neuron:<layer>:<channel>[@i,j], layer:<layer>, logit:<k>, "
             "diversity:<layer> or direction:<layer>:<v0>,<v1>,..., joined "
             "by + and -, each with an optional <weight>* in front)");
-  std::string shape = test::error_message([&] { make("conv2:1", {1, 20, 20}); });
+  std::string shape = test::error_message([&] {
+    make("conv2:1", {1, 20, 20});
+  });
   EXPECT_EQ(shape.rfind("invalid input shape: 1,20,20 (the model rejects "
-                        "it: ", 0),
+                        "it: ",
+                        0),
             0u)
       << shape;
   VisualizeOptions o;
   o.row_shape = {1, 28, 28};
   o.steps = 0;
-  EXPECT_EQ(test::error_message(
-                [&] { Visualizer(model, {Objective::logit(1)}, o); }),
-            "invalid steps: 0 (at least 1)");
+  EXPECT_EQ(
+      test::error_message([&] { Visualizer(model, {Objective::logit(1)}, o); }),
+      "invalid steps: 0 (at least 1)");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace xai {
 
@@ -18,5 +19,10 @@ std::string read_file(const std::string& path);
 // Thread safety: concurrent calls for different paths are safe; for the same
 // path, the last rename wins.
 void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Throws IoError "cannot write <path>: it is a directory" for the first of
+// `paths` that is a directory, so that a run writing several files can
+// refuse before it writes any of them.
+void check_replaceable(const std::vector<std::string>& paths);
 
 }  // namespace xai
