@@ -42,8 +42,8 @@ TEST(Model, LoadsTracedModel) {
   m.module().save(path);
   Model loaded = Model::load(path);
   auto x = torch::tensor({{-1.0f, 2.0f, 3.0f}});
-  EXPECT_TRUE(test::all_close(loaded.forward(x),
-                              torch::tensor({{0.0f, 2.0f, 3.0f}})));
+  EXPECT_TRUE(
+      test::all_close(loaded.forward(x), torch::tensor({{0.0f, 2.0f, 3.0f}})));
 }
 
 TEST(Model, MissingFileIsNamed) {
@@ -84,29 +84,39 @@ TEST(Model, GarbageFileIsRefused) {
 
 TEST(Model, WrongShapeNamesExpectedAndGiven) {
   Model m = Model::load(source_path("models/breast_cancer_mlp.pt"));
-  std::string msg = error_message([&] { m.check_input(torch::zeros({2, 29})); });
+  std::string msg = error_message([&] {
+    m.check_input(torch::zeros({2, 29}));
+  });
   EXPECT_EQ(msg.rfind("cannot run model on input of shape [2, 29]: expected "
-                      "[rows, 30] (", 0), 0u) << msg;
+                      "[rows, 30] (",
+                      0),
+            0u)
+      << msg;
 }
 
 TEST(Model, WrongRankNamesExpectedAndGiven) {
   Model m = Model::load(source_path("models/mnist_cnn.pt"));
-  std::string msg =
-      error_message([&] { m.check_input(torch::zeros({2, 784})); });
+  std::string msg = error_message([&] {
+    m.check_input(torch::zeros({2, 784}));
+  });
   EXPECT_EQ(msg.rfind("cannot run model on input of shape [2, 784]: expected "
-                      "[rows, 1, *, *] (", 0), 0u) << msg;
+                      "[rows, 1, *, *] (",
+                      0),
+            0u)
+      << msg;
 }
 
 TEST(Model, WrongDtypeNamesExpectedAndGiven) {
   Model m = Model::load(source_path("models/breast_cancer_mlp.pt"));
-  EXPECT_EQ(error_message(
-                [&] { m.check_input(torch::zeros({2, 30}, torch::kInt64)); }),
-            "cannot use input: expected dtype Float, got Long");
   EXPECT_EQ(error_message([&] {
-              detail::prepare_input(m, torch::zeros({2, 30}, torch::kBool),
-                                    "input");
+              m.check_input(torch::zeros({2, 30}, torch::kInt64));
             }),
-            "cannot use input: expected dtype Float, got Bool");
+            "cannot use input: expected dtype Float, got Long");
+  EXPECT_EQ(
+      error_message([&] {
+        detail::prepare_input(m, torch::zeros({2, 30}, torch::kBool), "input");
+      }),
+      "cannot use input: expected dtype Float, got Bool");
 }
 
 TEST(Model, NanInputIsRefusedWithItsRow) {

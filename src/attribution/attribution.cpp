@@ -131,6 +131,18 @@ std::unique_ptr<Explainer> make_explainer(const std::string& name,
 
 namespace detail {
 
+torch::Tensor forward_rows(const Model& model, const torch::Tensor& x,
+                           int64_t max_batch, Attribution& a) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for_each_chunk(x.size(0), max_batch, [&](int64_t b, int64_t e) {
+    parts.push_back(model.forward(x.slice(0, b, e)));
+    a.forward_passes += 1;
+    a.model_evaluations += e - b;
+  });
+  return torch::cat(parts);
+}
+
 torch::Tensor prepare_input(const Model& model, const torch::Tensor& x,
                             const char* what) {
   std::string name(what);

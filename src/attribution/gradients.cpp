@@ -14,6 +14,8 @@
 namespace xai {
 namespace {
 
+using detail::forward_rows;
+
 using detail::number_str;
 using detail::shape_str;
 using detail::Stopwatch;
@@ -70,19 +72,6 @@ torch::Tensor to_cpu_float(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU, torch::kFloat32);
 }
 
-// Runs `x` [rows, ...] through the model without gradients in chunks of
-// `max_batch` rows; returns [rows, outputs].
-torch::Tensor forward_rows(const Model& model, const torch::Tensor& x,
-                           int64_t max_batch, Attribution& a) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  detail::for_each_chunk(x.size(0), max_batch, [&](int64_t b, int64_t e) {
-    parts.push_back(model.forward(x.slice(0, b, e)));
-    a.forward_passes += 1;
-    a.model_evaluations += e - b;
-  });
-  return torch::cat(parts);
-}
 
 struct GradPass {
   torch::Tensor outputs;  // [n, outputs], detached

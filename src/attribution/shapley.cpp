@@ -16,6 +16,8 @@
 namespace xai {
 namespace {
 
+using detail::forward_rows;
+
 using detail::shape_str;
 using detail::Stopwatch;
 
@@ -81,19 +83,6 @@ double binomial(int64_t n, int64_t k) {
   return c;
 }
 
-// Runs `x` [rows, ...] through the model without gradients in chunks of
-// `max_batch` rows; returns [rows, outputs].
-torch::Tensor forward_rows(const Model& model, const torch::Tensor& x,
-                           int64_t max_batch, Attribution& a) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  detail::for_each_chunk(x.size(0), max_batch, [&](int64_t b, int64_t e) {
-    parts.push_back(model.forward(x.slice(0, b, e)));
-    a.forward_passes += 1;
-    a.model_evaluations += e - b;
-  });
-  return torch::cat(parts);
-}
 
 // The inputs of one attribute() call, on the model's device.
 struct Batch {

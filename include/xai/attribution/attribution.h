@@ -104,6 +104,12 @@ void for_each_chunk(int64_t total, int64_t chunk, Fn&& fn) {
   }
 }
 
+// Runs `x` [rows, ...] (on the model's device, in its dtype) through the
+// model without gradients in passes of at most `max_batch` rows, counting
+// them in `a`; returns the outputs [rows, outputs].
+torch::Tensor forward_rows(const Model& model, const torch::Tensor& x,
+                           int64_t max_batch, Attribution& a);
+
 // Moves `x` to the model's device and dtype after checking it: floating or
 // integer dtype, no NaN or infinity, shape accepted by the model.
 torch::Tensor prepare_input(const Model& model, const torch::Tensor& x,
